@@ -20,12 +20,11 @@ func NewReLU() *ReLU { return &ReLU{} }
 func (r *ReLU) Forward(x *tensor.Tensor) *tensor.Tensor {
 	r.y = tensor.Ensure(r.y, x.Shape...)
 	y := r.y.Data[:len(x.Data)]
+	// Branch-free: clear every value whose sign bit is set (random signs
+	// would make a branch mispredict half the time).
 	for i, v := range x.Data {
-		if v > 0 {
-			y[i] = v
-		} else {
-			y[i] = 0
-		}
+		u := math.Float32bits(v)
+		y[i] = math.Float32frombits(u &^ uint32(int32(u)>>31))
 	}
 	return r.y
 }
@@ -36,12 +35,10 @@ func (r *ReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	r.dx = tensor.Ensure(r.dx, dy.Shape...)
 	dx := r.dx.Data[:len(dy.Data)]
 	y := r.y.Data[:len(dy.Data)]
+	// y is +0 or positive, so "y > 0" is "y's bits are non-zero".
 	for i, g := range dy.Data {
-		if y[i] > 0 {
-			dx[i] = g
-		} else {
-			dx[i] = 0
-		}
+		u := math.Float32bits(y[i])
+		dx[i] = math.Float32frombits(math.Float32bits(g) & uint32(int32(u|-u)>>31))
 	}
 	return r.dx
 }
@@ -63,11 +60,7 @@ func (l *LeakyReLU) Forward(x *tensor.Tensor) *tensor.Tensor {
 	y := l.y.Data[:len(x.Data)]
 	a := l.Alpha
 	for i, v := range x.Data {
-		if v > 0 {
-			y[i] = v
-		} else {
-			y[i] = a * v
-		}
+		y[i] = max(v, 0) + a*min(v, 0)
 	}
 	// For Alpha >= 0 the sign of y tells the side of the kink; a negative
 	// slope makes both sides positive, so then the input is needed.
@@ -89,13 +82,17 @@ func (l *LeakyReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	}
 	a := l.Alpha
 	for i, g := range dy.Data {
-		if ref[i] > 0 {
-			dx[i] = g
-		} else {
-			dx[i] = a * g
-		}
+		dx[i] = g * (a + (1-a)*positive(ref[i]))
 	}
 	return l.dx
+}
+
+// positive is 1 for v > 0 and 0 otherwise (NaN counts by its sign bit),
+// without a branch.
+func positive(v float32) float32 {
+	u := math.Float32bits(v)
+	m := ^uint32(int32(u)>>31) & uint32(int32(u|-u)>>31)
+	return math.Float32frombits(0x3f800000 & m)
 }
 
 // Tanh is the hyperbolic tangent; its backward pass uses 1 - y².
