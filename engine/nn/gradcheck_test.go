@@ -25,7 +25,7 @@ const (
 	gradEps = 1e-2
 	// gradMaxChecks bounds the elements perturbed per tensor; larger tensors
 	// are checked on a fixed random subset that always includes both ends.
-	gradMaxChecks = 600
+	gradMaxChecks = 400
 )
 
 // checkLayerGrad fails t when any checked gradient entry g (analytic) and n
