@@ -155,27 +155,35 @@ func (c *Conv2D) OutShape(in []int) ([]int, error) {
 }
 
 func (k *convCore) outShape(name string, in []int) ([]int, error) {
+	g, err := k.check(name, in)
+	if err != nil {
+		return nil, err
+	}
+	return []int{in[0], k.cout, g.oh, g.ow}, nil
+}
+
+// check validates an input shape and returns the geometry for it.
+func (k *convCore) check(name string, in []int) (convGeom, error) {
 	if len(in) != 4 || in[0] < 1 {
-		return nil, fmt.Errorf("nn: %s input %v: %w: want [N, C, H, W]", name, in, ErrShape)
+		return convGeom{}, fmt.Errorf("nn: %s input %v: %w: want [N, C, H, W]", name, in, ErrShape)
 	}
 	if in[1] != k.cin {
-		return nil, fmt.Errorf("nn: %s input %v: %w: weight wants %d channels", name, in, ErrShape, k.cin)
+		return convGeom{}, fmt.Errorf("nn: %s input %v: %w: weight wants %d channels", name, in, ErrShape, k.cin)
 	}
 	g, err := k.geometry(in[2], in[3])
 	if err != nil {
-		return nil, fmt.Errorf("nn: %s input %v: %w", name, in, err)
+		return g, fmt.Errorf("nn: %s input %v: %w", name, in, err)
 	}
-	return []int{in[0], k.cout, g.oh, g.ow}, nil
+	return g, nil
 }
 
 // prepare validates x and sets the core up for its size; mismatches are
 // programming errors (OutShape reports them to graph builders).
 func (k *convCore) prepare(name string, err error, x *tensor.Tensor) {
-	if err == nil {
-		_, err = k.outShape(name, x.Shape)
-	}
-	if err == nil {
-		err = k.setup(x.Shape[2], x.Shape[3])
+	if err == nil && !(k.ready && len(x.Shape) == 4 && x.Shape[1] == k.cin && x.Shape[2] == k.g.h && x.Shape[3] == k.g.w && x.Shape[0] >= 1) {
+		if _, err = k.check(name, x.Shape); err == nil {
+			err = k.setup(x.Shape[2], x.Shape[3])
+		}
 	}
 	if err != nil {
 		panic(err)
