@@ -38,11 +38,11 @@ type Upsample struct {
 	// Mode selects nearest or bilinear interpolation.
 	Mode UpsampleMode
 
-	y, dx          *tensor.Tensor
-	inShape        [4]int
-	tabH, tabW     [2]int // the sizes the tables were built for: in, out
-	rows, cols     axisTable
-	have           bool
+	y, dx      *tensor.Tensor
+	inShape    [4]int
+	tabH, tabW [2]int // the sizes the tables were built for: in, out
+	rows, cols axisTable
+	have       bool
 }
 
 // axisTable maps every output index along one axis to two source indices
