@@ -1,0 +1,341 @@
+package imageio
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+
+	"atelier/engine/tensor"
+)
+
+// FromImage converts img to a colour tensor [1,3,H,W] and, when img is not
+// opaque, an alpha tensor [1,1,H,W] (otherwise alpha is nil). Both hold
+// values in 0..255 as float32; colour is not premultiplied (fully
+// transparent pixels have colour 0). 16-bit images keep their precision
+// (v/257). Common concrete types take fast paths; any other image.Image
+// goes through its color model.
+func FromImage(img image.Image) (rgb, alpha *tensor.Tensor) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	rgb = tensor.New(1, 3, h, w)
+	opaque := isOpaque(img)
+	if !opaque {
+		alpha = tensor.New(1, 1, h, w)
+	}
+	plane := w * h
+	r, g, bl := rgb.Data[:plane], rgb.Data[plane:2*plane], rgb.Data[2*plane:]
+	var a []float32
+	if alpha != nil {
+		a = alpha.Data
+	}
+	switch m := img.(type) {
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
+			for x, v := range src {
+				i := y*w + x
+				f := float32(v)
+				r[i], g[i], bl[i] = f, f, f
+			}
+		}
+	case *image.Gray16:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:2*w]
+			for x := 0; x < w; x++ {
+				i := y*w + x
+				f := float32(uint16(src[2*x])<<8|uint16(src[2*x+1])) / 257
+				r[i], g[i], bl[i] = f, f, f
+			}
+		}
+	case *image.YCbCr:
+		fromYCbCr(m, r, g, bl)
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
+			for x := 0; x < w; x++ {
+				i, s := y*w+x, src[4*x:4*x+4]
+				if a == nil || s[3] == 255 {
+					r[i], g[i], bl[i] = float32(s[0]), float32(s[1]), float32(s[2])
+					if a != nil {
+						a[i] = 255
+					}
+					continue
+				}
+				r[i], g[i], bl[i], a[i] = unpremul(float32(s[0]), float32(s[1]), float32(s[2]), float32(s[3]), 255)
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
+			for x := 0; x < w; x++ {
+				i, s := y*w+x, src[4*x:4*x+4]
+				if a != nil {
+					a[i] = float32(s[3])
+					if s[3] == 0 {
+						continue // colour of invisible pixels is 0
+					}
+				}
+				r[i], g[i], bl[i] = float32(s[0]), float32(s[1]), float32(s[2])
+			}
+		}
+	case *image.RGBA64:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:8*w]
+			for x := 0; x < w; x++ {
+				i, s := y*w+x, src[8*x:8*x+8]
+				cr, cg, cb, ca := be16(s[0:]), be16(s[2:]), be16(s[4:]), be16(s[6:])
+				if a == nil {
+					r[i], g[i], bl[i] = cr/257, cg/257, cb/257
+					continue
+				}
+				r[i], g[i], bl[i], a[i] = unpremul(cr, cg, cb, ca, 65535)
+			}
+		}
+	case *image.NRGBA64:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:8*w]
+			for x := 0; x < w; x++ {
+				i, s := y*w+x, src[8*x:8*x+8]
+				if a != nil {
+					ca := be16(s[6:])
+					a[i] = ca / 257
+					if ca == 0 {
+						continue
+					}
+				}
+				r[i], g[i], bl[i] = be16(s[0:])/257, be16(s[2:])/257, be16(s[4:])/257
+			}
+		}
+	case *image.CMYK:
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
+			for x := 0; x < w; x++ {
+				i, s := y*w+x, src[4*x:4*x+4]
+				r[i], g[i], bl[i] = cmykToRGB(s[0], s[1], s[2], s[3])
+			}
+		}
+	case *image.Paletted:
+		var lut [256][4]float32
+		for k, c := range m.Palette {
+			if k < len(lut) {
+				lut[k] = colorToFloat(c)
+			}
+		}
+		for y := 0; y < h; y++ {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
+			for x, v := range src {
+				i, e := y*w+x, &lut[v] // indices past the palette read as transparent black
+				r[i], g[i], bl[i] = e[0], e[1], e[2]
+				if a != nil {
+					a[i] = e[3]
+				}
+			}
+		}
+	default:
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				i := y*w + x
+				e := colorToFloat(img.At(b.Min.X+x, b.Min.Y+y))
+				r[i], g[i], bl[i] = e[0], e[1], e[2]
+				if a != nil {
+					a[i] = e[3]
+				}
+			}
+		}
+	}
+	return rgb, alpha
+}
+
+// isOpaque reports whether every pixel of img is fully opaque, using the
+// image's own Opaque method when it has one (all standard types do).
+func isOpaque(img image.Image) bool {
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		return o.Opaque()
+	}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if _, _, _, a := img.At(x, y).RGBA(); a != 0xffff {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func be16(b []byte) float32 { return float32(uint16(b[0])<<8 | uint16(b[1])) }
+
+// unpremul turns premultiplied colour c (0..max) with alpha a into straight
+// colour and alpha, both scaled to 0..255, clamping colour that a resampling
+// filter pushed above its alpha.
+func unpremul(r, g, b, a, max float32) (float32, float32, float32, float32) {
+	if a <= 0 {
+		return 0, 0, 0, 0
+	}
+	k := 255 / a
+	return min(r*k, 255), min(g*k, 255), min(b*k, 255), a * (255 / max)
+}
+
+// colorToFloat converts any colour to straight (non-premultiplied) R, G, B,
+// A in 0..255, keeping 16-bit precision.
+func colorToFloat(c color.Color) [4]float32 {
+	if c == nil {
+		return [4]float32{}
+	}
+	r, g, b, a := c.RGBA()
+	if a == 0xffff {
+		return [4]float32{float32(r) / 257, float32(g) / 257, float32(b) / 257, 255}
+	}
+	cr, cg, cb, ca := unpremul(float32(r), float32(g), float32(b), float32(a), 65535)
+	return [4]float32{cr, cg, cb, ca}
+}
+
+// cmykToRGB converts one CMYK pixel (0 = no ink, as image.CMYK stores it:
+// the JPEG decoder has already undone Adobe's inversion) to RGB in 0..255
+// with the same formula as color.CMYKToRGB, without its 8-bit rounding.
+func cmykToRGB(c, m, y, k uint8) (float32, float32, float32) {
+	w := float32(255-k) / 255
+	return float32(255-c) * w, float32(255-m) * w, float32(255-y) * w
+}
+
+// fromYCbCr converts a JPEG's YCbCr planes (any chroma subsampling) to RGB
+// with the JFIF equations in float, without rounding to 8 bits.
+func fromYCbCr(m *image.YCbCr, r, g, b []float32) {
+	bd := m.Rect
+	w, h := bd.Dx(), bd.Dy()
+	hdiv, vdiv := 1, 1
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422:
+		hdiv = 2
+	case image.YCbCrSubsampleRatio420:
+		hdiv, vdiv = 2, 2
+	case image.YCbCrSubsampleRatio440:
+		vdiv = 2
+	case image.YCbCrSubsampleRatio411:
+		hdiv = 4
+	case image.YCbCrSubsampleRatio410:
+		hdiv, vdiv = 4, 2
+	}
+	for y := 0; y < h; y++ {
+		Y := m.Y[(y)*m.YStride:][:w]
+		crow := ((bd.Min.Y+y)/vdiv - bd.Min.Y/vdiv) * m.CStride
+		for x := 0; x < w; x++ {
+			ci := crow + (bd.Min.X+x)/hdiv - bd.Min.X/hdiv
+			yy := float32(Y[x])
+			cb := float32(m.Cb[ci]) - 128
+			cr := float32(m.Cr[ci]) - 128
+			i := y*w + x
+			r[i] = clamp255(yy + 1.402*cr)
+			g[i] = clamp255(yy - 0.344136*cb - 0.714136*cr)
+			b[i] = clamp255(yy + 1.772*cb)
+		}
+	}
+}
+
+func clamp255(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return v
+}
+
+// to8 rounds v to the nearest integer in 0..255 (NaN becomes 0).
+func to8(v float32) uint8 {
+	if !(v > 0) {
+		return 0
+	}
+	if v >= 255 {
+		return 255
+	}
+	return uint8(v + 0.5)
+}
+
+// checkPair validates the shapes of a colour tensor ([1,3,H,W] or
+// [1,1,H,W]) and an optional alpha tensor ([1,1,H,W]) and returns C, H, W.
+func checkPair(rgb, alpha *tensor.Tensor) (c, h, w int, err error) {
+	if rgb == nil || len(rgb.Shape) != 4 || rgb.Shape[0] != 1 || (rgb.Shape[1] != 3 && rgb.Shape[1] != 1) ||
+		len(rgb.Data) != tensor.Volume(rgb.Shape) {
+		return 0, 0, 0, fmt.Errorf("imageio: colour tensor must be [1,3,H,W] or [1,1,H,W], got %v", shapeOf(rgb))
+	}
+	_, c, h, w = rgb.Dims()
+	if alpha != nil && (!tensor.ShapeEqual(alpha.Shape, []int{1, 1, h, w}) || len(alpha.Data) != h*w) {
+		return 0, 0, 0, fmt.Errorf("imageio: alpha tensor must be [1,1,%d,%d], got %v", h, w, alpha.Shape)
+	}
+	return c, h, w, nil
+}
+
+func shapeOf(t *tensor.Tensor) any {
+	if t == nil {
+		return "nil"
+	}
+	return t.Shape
+}
+
+// ToNRGBA converts a colour tensor [1,3,H,W] (or gray [1,1,H,W]) in 0..255
+// and an optional alpha tensor [1,1,H,W] in 0..255 (nil: opaque) to a
+// straight-alpha *image.NRGBA, rounding to nearest and clamping to 0..255.
+func ToNRGBA(rgb, alpha *tensor.Tensor) (*image.NRGBA, error) {
+	c, h, w, err := checkPair(rgb, alpha)
+	if err != nil {
+		return nil, err
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	plane := h * w
+	r, g, b := rgb.Data[:plane], rgb.Data[:plane], rgb.Data[:plane]
+	if c == 3 {
+		g, b = rgb.Data[plane:2*plane], rgb.Data[2*plane:]
+	}
+	for i := 0; i < plane; i++ {
+		p := img.Pix[4*i : 4*i+4]
+		p[0], p[1], p[2], p[3] = to8(r[i]), to8(g[i]), to8(b[i]), 255
+		if alpha != nil {
+			p[3] = to8(alpha.Data[i])
+		}
+	}
+	return img, nil
+}
+
+// ToRGBA is like ToNRGBA but returns a premultiplied *image.RGBA, the
+// layout Fyne's canvas.Image draws fastest.
+func ToRGBA(rgb, alpha *tensor.Tensor) (*image.RGBA, error) {
+	_, h, w, err := checkPair(rgb, alpha)
+	if err != nil {
+		return nil, err
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	return img, ToRGBAInto(img, rgb, alpha)
+}
+
+// ToRGBAInto writes what ToRGBA returns into dst, which must have the
+// tensors' size, so a caller can reuse one image across frames.
+func ToRGBAInto(dst *image.RGBA, rgb, alpha *tensor.Tensor) error {
+	c, h, w, err := checkPair(rgb, alpha)
+	if err != nil {
+		return err
+	}
+	if dst == nil || dst.Rect.Dx() != w || dst.Rect.Dy() != h {
+		return fmt.Errorf("imageio: destination image is not %dx%d", w, h)
+	}
+	plane := h * w
+	r, g, b := rgb.Data[:plane], rgb.Data[:plane], rgb.Data[:plane]
+	if c == 3 {
+		g, b = rgb.Data[plane:2*plane], rgb.Data[2*plane:]
+	}
+	for y := 0; y < h; y++ {
+		row := dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y):][:4*w]
+		for x := 0; x < w; x++ {
+			i, p := y*w+x, row[4*x:4*x+4]
+			if alpha == nil {
+				p[0], p[1], p[2], p[3] = to8(r[i]), to8(g[i]), to8(b[i]), 255
+				continue
+			}
+			av := to8(alpha.Data[i])
+			k := float32(av) / 255
+			p[0], p[1], p[2], p[3] = to8(clamp255(r[i])*k), to8(clamp255(g[i])*k), to8(clamp255(b[i])*k), av
+		}
+	}
+	return nil
+}

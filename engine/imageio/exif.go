@@ -1,0 +1,188 @@
+package imageio
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"atelier/engine/tensor"
+)
+
+// JPEG markers this package looks at.
+const (
+	markerSOI   = 0xD8
+	markerEOI   = 0xD9
+	markerSOS   = 0xDA
+	markerAPP1  = 0xE1
+	markerAPP14 = 0xEE
+	markerCOM   = 0xFE
+)
+
+// jpegSegments walks the marker segments of a JPEG held in data, from just
+// after SOI up to (not including) the first SOS or EOI, calling fn with each
+// marker and its payload (the bytes after the two length bytes). It stops
+// early when fn returns false or when the structure is malformed; it never
+// reads past data. It reports whether data starts with SOI.
+func jpegSegments(data []byte, fn func(marker byte, payload []byte) bool) bool {
+	if len(data) < 2 || data[0] != 0xFF || data[1] != markerSOI {
+		return false
+	}
+	i := 2
+	for i < len(data) {
+		if data[i] != 0xFF {
+			return true // garbage between segments: stop quietly
+		}
+		for i < len(data) && data[i] == 0xFF { // fill bytes
+			i++
+		}
+		if i >= len(data) {
+			return true
+		}
+		m := data[i]
+		i++
+		switch {
+		case m == markerSOS || m == markerEOI:
+			return true
+		case m == 0x01 || (m >= 0xD0 && m <= 0xD7): // TEM, RSTn: no length
+			continue
+		}
+		if i+2 > len(data) {
+			return true
+		}
+		n := int(binary.BigEndian.Uint16(data[i:]))
+		if n < 2 || i+n > len(data) {
+			return true
+		}
+		if !fn(m, data[i+2:i+n]) {
+			return true
+		}
+		i += n
+	}
+	return true
+}
+
+// exifHeader starts the payload of an APP1 segment that holds EXIF data.
+var exifHeader = []byte("Exif\x00\x00")
+
+// jpegOrientation returns the EXIF orientation (1..8) of the JPEG in data,
+// or 1 when there is none or the EXIF data is malformed in any way.
+func jpegOrientation(data []byte) int {
+	o := 1
+	jpegSegments(data, func(m byte, p []byte) bool {
+		if m != markerAPP1 || !bytes.HasPrefix(p, exifHeader) {
+			return true
+		}
+		o = tiffOrientation(p[len(exifHeader):])
+		return false // only the first EXIF segment counts
+	})
+	return o
+}
+
+// tiffOrientation reads tag 0x0112 (Orientation) from IFD0 of a TIFF
+// structure (the body of an EXIF segment). Anything out of bounds or
+// unexpected yields 1, the identity.
+func tiffOrientation(b []byte) int {
+	if len(b) < 8 {
+		return 1
+	}
+	var bo binary.ByteOrder
+	switch string(b[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 1
+	}
+	if bo.Uint16(b[2:]) != 42 {
+		return 1
+	}
+	off := uint64(bo.Uint32(b[4:]))
+	if off < 8 || off+2 > uint64(len(b)) {
+		return 1
+	}
+	n := uint64(bo.Uint16(b[off:]))
+	for k := uint64(0); k < n; k++ {
+		e := off + 2 + 12*k
+		if e+12 > uint64(len(b)) {
+			return 1
+		}
+		if bo.Uint16(b[e:]) != 0x0112 {
+			continue
+		}
+		typ, count := bo.Uint16(b[e+2:]), bo.Uint32(b[e+4:])
+		if count < 1 {
+			return 1
+		}
+		var v uint32
+		switch typ {
+		case 3: // SHORT, the type the standard prescribes
+			v = uint32(bo.Uint16(b[e+8:]))
+		case 4: // LONG, written by a few broken tools
+			v = bo.Uint32(b[e+8:])
+		default:
+			return 1
+		}
+		if v < 1 || v > 8 {
+			return 1
+		}
+		return int(v)
+	}
+	return 1
+}
+
+// orientedSize is the displayed size of a w x h stored image after the
+// EXIF orientation o is applied.
+func orientedSize(w, h, o int) (int, int) {
+	if o >= 5 && o <= 8 {
+		return h, w
+	}
+	return w, h
+}
+
+// orient returns t ([N,C,H,W]) transformed so that an image stored with
+// EXIF orientation o is shown the right way up. o == 1 returns t itself.
+//
+//	2 mirror left-right   3 rotate 180        4 mirror top-bottom
+//	5 transpose           6 rotate 90 CW      7 transverse   8 rotate 90 CCW
+func orient(t *tensor.Tensor, o int) *tensor.Tensor {
+	if t == nil || o <= 1 || o > 8 {
+		return t
+	}
+	n, c, h, w := t.Dims()
+	ow, oh := orientedSize(w, h, o)
+	out := tensor.New(n, c, oh, ow)
+	// For each output pixel (ox, oy) the source is (sx, sy) = (x0 + ox*dxx
+	// + oy*dxy, y0 + ox*dyx + oy*dyy), an affine map chosen by o.
+	var x0, y0, dxx, dxy, dyx, dyy int
+	switch o {
+	case 2:
+		x0, dxx, dyy = w-1, -1, 1
+	case 3:
+		x0, y0, dxx, dyy = w-1, h-1, -1, -1
+	case 4:
+		y0, dxx, dyy = h-1, 1, -1
+	case 5:
+		dxy, dyx = 1, 1
+	case 6:
+		y0, dxy, dyx = h-1, 1, -1
+	case 7:
+		x0, y0, dxy, dyx = w-1, h-1, -1, -1
+	case 8:
+		x0, dxy, dyx = w-1, -1, 1
+	}
+	plane := h * w
+	for p := 0; p < n*c; p++ {
+		src := t.Data[p*plane : (p+1)*plane]
+		dst := out.Data[p*plane : (p+1)*plane]
+		for oy := 0; oy < oh; oy++ {
+			sx, sy := x0+oy*dxy, y0+oy*dyy
+			row := dst[oy*ow : (oy+1)*ow]
+			for ox := range row {
+				row[ox] = src[sy*w+sx]
+				sx += dxx
+				sy += dyx
+			}
+		}
+	}
+	return out
+}
