@@ -179,8 +179,19 @@ func unpremul(r, g, b, a, max float32) (float32, float32, float32, float32) {
 // colorToFloat converts any colour to straight (non-premultiplied) R, G, B,
 // A in 0..255, keeping 16-bit precision.
 func colorToFloat(c color.Color) [4]float32 {
-	if c == nil {
+	switch v := c.(type) {
+	case nil:
 		return [4]float32{}
+	case color.NRGBA: // straight colour: exact, whatever the alpha
+		if v.A == 0 {
+			return [4]float32{}
+		}
+		return [4]float32{float32(v.R), float32(v.G), float32(v.B), float32(v.A)}
+	case color.NRGBA64:
+		if v.A == 0 {
+			return [4]float32{}
+		}
+		return [4]float32{float32(v.R) / 257, float32(v.G) / 257, float32(v.B) / 257, float32(v.A) / 257}
 	}
 	r, g, b, a := c.RGBA()
 	if a == 0xffff {

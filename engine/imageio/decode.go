@@ -24,7 +24,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/nfnt/resize"
 
@@ -223,17 +222,35 @@ func decodeImage(f Format, data []byte) (img image.Image, err error) {
 	return gif.Decode(r)
 }
 
-// readError words a decoder error for the user.
-func readError(name string, f Format, err error) error {
+// readError words a decoder error for the user. Whether a file is
+// truncated is judged from its end marker (PNG IEND, JPEG EOI, GIF
+// trailer) rather than from the decoder's error, which often cannot tell a
+// file that stops early from one with a damaged length field.
+func readError(name string, f Format, data []byte, err error) error {
 	var pu png.UnsupportedError
 	var ju jpeg.UnsupportedError
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), strings.Contains(err.Error(), "unexpected EOF"):
-		return newError(ErrCorrupt, err, "%s is truncated (the file ends early)", name)
 	case errors.As(err, &pu), errors.As(err, &ju):
 		return newError(ErrUnsupported, err, "%s uses a %s feature Atelier cannot read (%v)", name, f, err)
+	case !hasEndMarker(f, data):
+		return newError(ErrCorrupt, err, "%s is truncated (the file ends early)", name)
 	}
 	return newError(ErrCorrupt, err, "%s is a damaged %s file (%v)", name, f, err)
+}
+
+// hasEndMarker reports whether data ends (give or take a little trailing
+// junk, which some writers add) with its format's end marker.
+func hasEndMarker(f Format, data []byte) bool {
+	tail := data[max(0, len(data)-256):]
+	switch f {
+	case PNG:
+		return bytes.Contains(tail, []byte("IEND\xaeB`\x82"))
+	case JPEG:
+		return len(data) > 4 && bytes.Contains(tail, []byte{0xFF, markerEOI})
+	case GIF:
+		return len(data) > 13 && bytes.HasSuffix(bytes.TrimRight(tail, "\x00\n\r"), []byte{0x3B})
+	}
+	return false
 }
 
 func decodeBytes(data []byte, name string, opt Options) (*Image, error) {
@@ -252,7 +269,7 @@ func decodeBytes(data []byte, name string, opt Options) (*Image, error) {
 	// pixel memory, so a decompression bomb costs nothing.
 	cfg, err := decodeConfig(f, bytes.NewReader(data))
 	if err != nil {
-		return nil, readError(name, f, err)
+		return nil, readError(name, f, data, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, newError(ErrCorrupt, nil, "%s declares an empty size (%dx%d)", name, cfg.Width, cfg.Height)
@@ -286,7 +303,7 @@ func decodeBytes(data []byte, name string, opt Options) (*Image, error) {
 		img, err = decodePlainCMYK(data)
 	}
 	if err != nil {
-		return nil, readError(name, f, err)
+		return nil, readError(name, f, data, err)
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		if f != GIF || !b.In(image.Rect(0, 0, cfg.Width, cfg.Height)) {

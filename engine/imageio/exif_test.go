@@ -27,13 +27,13 @@ func TestOrientation(t *testing.T) {
 		stored corners
 	}{
 		{1, 48, 32, corners{red, green, blue, white}},
-		{2, 48, 32, corners{green, red, white, blue}},  // mirrored left-right
-		{3, 48, 32, corners{white, blue, green, red}},  // upside down
-		{4, 48, 32, corners{blue, white, red, green}},  // mirrored top-bottom
-		{5, 32, 48, corners{red, blue, green, white}},  // row 0 = left, column 0 = top
-		{6, 32, 48, corners{green, white, red, blue}},  // row 0 = right, column 0 = top
-		{7, 32, 48, corners{white, green, blue, red}},  // row 0 = right, column 0 = bottom
-		{8, 32, 48, corners{blue, red, white, green}},  // row 0 = left, column 0 = bottom
+		{2, 48, 32, corners{green, red, white, blue}}, // mirrored left-right
+		{3, 48, 32, corners{white, blue, green, red}}, // upside down
+		{4, 48, 32, corners{blue, white, red, green}}, // mirrored top-bottom
+		{5, 32, 48, corners{red, blue, green, white}}, // row 0 = left, column 0 = top
+		{6, 32, 48, corners{green, white, red, blue}}, // row 0 = right, column 0 = top
+		{7, 32, 48, corners{white, green, blue, red}}, // row 0 = right, column 0 = bottom
+		{8, 32, 48, corners{blue, red, white, green}}, // row 0 = left, column 0 = bottom
 	}
 	for _, bo := range []binary.AppendByteOrder{binary.BigEndian, binary.LittleEndian} {
 		for _, c := range cases {
