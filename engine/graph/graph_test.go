@@ -218,8 +218,8 @@ func lossOf(t *testing.T, g *Graph, x *tensor.Tensor, taps []string, rs []*tenso
 }
 
 // numericGradErrors compares the analytic dL/dx with float64 central
-// differences of lossOf and returns the mismatches.
-func numericGradErrors(t *testing.T, g *Graph, x *tensor.Tensor, taps []string, tol float64) []string {
+// differences of lossOf (step h) and returns the mismatches.
+func numericGradErrors(t *testing.T, g *Graph, x *tensor.Tensor, taps []string, h, tol float64) []string {
 	t.Helper()
 	outs, err := g.Forward(x, taps)
 	if err != nil {
@@ -243,11 +243,10 @@ func numericGradErrors(t *testing.T, g *Graph, x *tensor.Tensor, taps []string, 
 	var errs []string
 	for i := range x.Data {
 		orig := x.Data[i]
-		const h = 1e-2
-		x.Data[i] = orig + h
+		x.Data[i] = orig + float32(h)
 		hp := float64(x.Data[i]) - float64(orig)
 		lp := lossOf(t, g, x, taps, rs)
-		x.Data[i] = orig - h
+		x.Data[i] = orig - float32(h)
 		hm := float64(orig) - float64(x.Data[i])
 		lm := lossOf(t, g, x, taps, rs)
 		x.Data[i] = orig
@@ -276,7 +275,7 @@ func TestBackwardMatchesCentralDifferences(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDiamond(t)
 			x := randTensor(1, 2, 3, 4, 5)
-			for _, e := range numericGradErrors(t, d.g, x, tc.taps, 1e-2) {
+			for _, e := range numericGradErrors(t, d.g, x, tc.taps, 1e-2, 1e-2) {
 				t.Error(e)
 			}
 		})
@@ -287,7 +286,7 @@ func TestGradientCheckCanFail(t *testing.T) {
 	d := newDiamond(t)
 	d.b.wrongGrad = true
 	x := randTensor(1, 2, 3, 4, 5)
-	if errs := numericGradErrors(t, d.g, x, []string{"f"}, 1e-2); len(errs) == 0 {
+	if errs := numericGradErrors(t, d.g, x, []string{"f"}, 1e-2, 1e-2); len(errs) == 0 {
 		t.Error("a wrong backward in one branch went unnoticed")
 	}
 }
