@@ -18,132 +18,205 @@ func FromImage(img image.Image) (rgb, alpha *tensor.Tensor) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	rgb = tensor.New(1, 3, h, w)
-	opaque := isOpaque(img)
-	if !opaque {
+	if !isOpaque(img) {
 		alpha = tensor.New(1, 1, h, w)
 	}
 	plane := w * h
-	r, g, bl := rgb.Data[:plane], rgb.Data[plane:2*plane], rgb.Data[2*plane:]
-	var a []float32
-	if alpha != nil {
-		a = alpha.Data
+	conv := rowConverter(img)
+	for y := 0; y < h; y++ {
+		row := rgb.Data[y*w : (y+1)*w]
+		var a []float32
+		if alpha != nil {
+			a = alpha.Data[y*w : (y+1)*w]
+		}
+		conv(y, row, rgb.Data[plane+y*w:plane+(y+1)*w], rgb.Data[2*plane+y*w:2*plane+(y+1)*w], a)
 	}
+	return rgb, alpha
+}
+
+// rowConverter returns a function that writes row y (counted from the top
+// of img's bounds) of img as straight colour into r, g, b and, when a is
+// not nil, alpha into a, all in 0..255. The switch on the concrete type
+// happens once, not per pixel.
+func rowConverter(img image.Image) func(y int, r, g, bl, a []float32) {
+	b := img.Bounds()
+	w := b.Dx()
 	switch m := img.(type) {
 	case *image.Gray:
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
 			for x, v := range src {
-				i := y*w + x
 				f := float32(v)
-				r[i], g[i], bl[i] = f, f, f
+				r[x], g[x], bl[x] = f, f, f
 			}
+			fillOpaque(a)
 		}
 	case *image.Gray16:
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:2*w]
 			for x := 0; x < w; x++ {
-				i := y*w + x
-				f := float32(uint16(src[2*x])<<8|uint16(src[2*x+1])) / 257
-				r[i], g[i], bl[i] = f, f, f
+				f := be16(src[2*x:]) / 257
+				r[x], g[x], bl[x] = f, f, f
 			}
+			fillOpaque(a)
 		}
 	case *image.YCbCr:
-		fromYCbCr(m, r, g, bl)
-	case *image.RGBA:
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
+			ycbcrRow(m, y, r, g, bl)
+			fillOpaque(a)
+		}
+	case *image.CMYK:
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for x := 0; x < w; x++ {
-				i, s := y*w+x, src[4*x:4*x+4]
-				if a == nil || s[3] == 255 {
-					r[i], g[i], bl[i] = float32(s[0]), float32(s[1]), float32(s[2])
-					if a != nil {
-						a[i] = 255
-					}
-					continue
+				s := src[4*x : 4*x+4]
+				r[x], g[x], bl[x] = cmykToRGB(s[0], s[1], s[2], s[3])
+			}
+			fillOpaque(a)
+		}
+	case *image.RGBA:
+		return func(y int, r, g, bl, a []float32) {
+			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
+			for x := 0; x < w; x++ {
+				s := src[4*x : 4*x+4]
+				if s[3] == 255 {
+					r[x], g[x], bl[x] = float32(s[0]), float32(s[1]), float32(s[2])
+				} else {
+					r[x], g[x], bl[x], _ = unpremul(float32(s[0]), float32(s[1]), float32(s[2]), float32(s[3]), 255)
 				}
-				r[i], g[i], bl[i], a[i] = unpremul(float32(s[0]), float32(s[1]), float32(s[2]), float32(s[3]), 255)
+				if a != nil {
+					a[x] = float32(s[3])
+				}
 			}
 		}
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
 			for x := 0; x < w; x++ {
-				i, s := y*w+x, src[4*x:4*x+4]
-				if a != nil {
-					a[i] = float32(s[3])
-					if s[3] == 0 {
-						continue // colour of invisible pixels is 0
-					}
+				s := src[4*x : 4*x+4]
+				if s[3] == 0 {
+					r[x], g[x], bl[x] = 0, 0, 0 // colour of invisible pixels is 0
+				} else {
+					r[x], g[x], bl[x] = float32(s[0]), float32(s[1]), float32(s[2])
 				}
-				r[i], g[i], bl[i] = float32(s[0]), float32(s[1]), float32(s[2])
+				if a != nil {
+					a[x] = float32(s[3])
+				}
 			}
 		}
 	case *image.RGBA64:
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:8*w]
 			for x := 0; x < w; x++ {
-				i, s := y*w+x, src[8*x:8*x+8]
-				cr, cg, cb, ca := be16(s[0:]), be16(s[2:]), be16(s[4:]), be16(s[6:])
-				if a == nil {
-					r[i], g[i], bl[i] = cr/257, cg/257, cb/257
-					continue
+				s := src[8*x : 8*x+8]
+				ca := be16(s[6:])
+				r[x], g[x], bl[x], ca = unpremul(be16(s[0:]), be16(s[2:]), be16(s[4:]), ca, 65535)
+				if a != nil {
+					a[x] = ca
 				}
-				r[i], g[i], bl[i], a[i] = unpremul(cr, cg, cb, ca, 65535)
 			}
 		}
 	case *image.NRGBA64:
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:8*w]
 			for x := 0; x < w; x++ {
-				i, s := y*w+x, src[8*x:8*x+8]
-				if a != nil {
-					ca := be16(s[6:])
-					a[i] = ca / 257
-					if ca == 0 {
-						continue
-					}
+				s := src[8*x : 8*x+8]
+				ca := be16(s[6:])
+				if ca == 0 {
+					r[x], g[x], bl[x] = 0, 0, 0
+				} else {
+					r[x], g[x], bl[x] = be16(s[0:])/257, be16(s[2:])/257, be16(s[4:])/257
 				}
-				r[i], g[i], bl[i] = be16(s[0:])/257, be16(s[2:])/257, be16(s[4:])/257
-			}
-		}
-	case *image.CMYK:
-		for y := 0; y < h; y++ {
-			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w]
-			for x := 0; x < w; x++ {
-				i, s := y*w+x, src[4*x:4*x+4]
-				r[i], g[i], bl[i] = cmykToRGB(s[0], s[1], s[2], s[3])
+				if a != nil {
+					a[x] = ca / 257
+				}
 			}
 		}
 	case *image.Paletted:
-		var lut [256][4]float32
+		var lut [256][4]float32 // indices past the palette read as transparent black
 		for k, c := range m.Palette {
 			if k < len(lut) {
 				lut[k] = colorToFloat(c)
 			}
 		}
-		for y := 0; y < h; y++ {
+		return func(y int, r, g, bl, a []float32) {
 			src := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:w]
 			for x, v := range src {
-				i, e := y*w+x, &lut[v] // indices past the palette read as transparent black
-				r[i], g[i], bl[i] = e[0], e[1], e[2]
+				e := &lut[v]
+				r[x], g[x], bl[x] = e[0], e[1], e[2]
 				if a != nil {
-					a[i] = e[3]
-				}
-			}
-		}
-	default:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				i := y*w + x
-				e := colorToFloat(img.At(b.Min.X+x, b.Min.Y+y))
-				r[i], g[i], bl[i] = e[0], e[1], e[2]
-				if a != nil {
-					a[i] = e[3]
+					a[x] = e[3]
 				}
 			}
 		}
 	}
-	return rgb, alpha
+	return func(y int, r, g, bl, a []float32) {
+		for x := 0; x < w; x++ {
+			e := colorToFloat(img.At(b.Min.X+x, b.Min.Y+y))
+			r[x], g[x], bl[x] = e[0], e[1], e[2]
+			if a != nil {
+				a[x] = e[3]
+			}
+		}
+	}
+}
+
+func fillOpaque(a []float32) {
+	for i := range a {
+		a[i] = 255
+	}
+}
+
+// toRGBA64 converts img to premultiplied 16-bit RGBA with origin (0, 0),
+// through the same row converters as FromImage, so every source type is
+// handled at full precision and speed.
+func toRGBA64(img image.Image) *image.RGBA64 {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dst := image.NewRGBA64(image.Rect(0, 0, w, h))
+	conv := rowConverter(img)
+	r, g, bl, a := make([]float32, w), make([]float32, w), make([]float32, w), make([]float32, w)
+	for y := 0; y < h; y++ {
+		conv(y, r, g, bl, a)
+		row := dst.Pix[y*dst.Stride:][:8*w]
+		for x := 0; x < w; x++ {
+			k := a[x] / 255 * 257
+			put16(row[8*x:], r[x]*k)
+			put16(row[8*x+2:], g[x]*k)
+			put16(row[8*x+4:], bl[x]*k)
+			put16(row[8*x+6:], a[x]*257)
+		}
+	}
+	return dst
+}
+
+// toGray16 converts a gray image to 16-bit gray with origin (0, 0).
+func toGray16(img image.Image) *image.Gray16 {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	dst := image.NewGray16(image.Rect(0, 0, w, h))
+	conv := rowConverter(img)
+	v, g, bl := make([]float32, w), make([]float32, w), make([]float32, w)
+	for y := 0; y < h; y++ {
+		conv(y, v, g, bl, nil)
+		row := dst.Pix[y*dst.Stride:][:2*w]
+		for x := 0; x < w; x++ {
+			put16(row[2*x:], v[x]*257)
+		}
+	}
+	return dst
+}
+
+// put16 stores v (0..65535, rounded and clamped) big-endian.
+func put16(p []byte, v float32) {
+	q := uint16(0)
+	switch {
+	case v >= 65535:
+		q = 65535
+	case v > 0:
+		q = uint16(v + 0.5)
+	}
+	p[0], p[1] = uint8(q>>8), uint8(q)
 }
 
 // isOpaque reports whether every pixel of img is fully opaque, using the
@@ -209,11 +282,12 @@ func cmykToRGB(c, m, y, k uint8) (float32, float32, float32) {
 	return float32(255-c) * w, float32(255-m) * w, float32(255-y) * w
 }
 
-// fromYCbCr converts a JPEG's YCbCr planes (any chroma subsampling) to RGB
-// with the JFIF equations in float, without rounding to 8 bits.
-func fromYCbCr(m *image.YCbCr, r, g, b []float32) {
+// ycbcrRow converts row y (from the top of the bounds) of a JPEG's YCbCr
+// planes (any chroma subsampling) to RGB with the JFIF equations in float,
+// without rounding to 8 bits.
+func ycbcrRow(m *image.YCbCr, y int, r, g, b []float32) {
 	bd := m.Rect
-	w, h := bd.Dx(), bd.Dy()
+	w := bd.Dx()
 	hdiv, vdiv := 1, 1
 	switch m.SubsampleRatio {
 	case image.YCbCrSubsampleRatio422:
@@ -227,19 +301,16 @@ func fromYCbCr(m *image.YCbCr, r, g, b []float32) {
 	case image.YCbCrSubsampleRatio410:
 		hdiv, vdiv = 4, 2
 	}
-	for y := 0; y < h; y++ {
-		Y := m.Y[(y)*m.YStride:][:w]
-		crow := ((bd.Min.Y+y)/vdiv - bd.Min.Y/vdiv) * m.CStride
-		for x := 0; x < w; x++ {
-			ci := crow + (bd.Min.X+x)/hdiv - bd.Min.X/hdiv
-			yy := float32(Y[x])
-			cb := float32(m.Cb[ci]) - 128
-			cr := float32(m.Cr[ci]) - 128
-			i := y*w + x
-			r[i] = clamp255(yy + 1.402*cr)
-			g[i] = clamp255(yy - 0.344136*cb - 0.714136*cr)
-			b[i] = clamp255(yy + 1.772*cb)
-		}
+	Y := m.Y[y*m.YStride:][:w]
+	crow := ((bd.Min.Y+y)/vdiv - bd.Min.Y/vdiv) * m.CStride
+	for x := 0; x < w; x++ {
+		ci := crow + (bd.Min.X+x)/hdiv - bd.Min.X/hdiv
+		yy := float32(Y[x])
+		cb := float32(m.Cb[ci]) - 128
+		cr := float32(m.Cr[ci]) - 128
+		r[x] = clamp255(yy + 1.402*cr)
+		g[x] = clamp255(yy - 0.344136*cb - 0.714136*cr)
+		b[x] = clamp255(yy + 1.772*cb)
 	}
 }
 
