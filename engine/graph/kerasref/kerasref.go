@@ -97,7 +97,18 @@ func (t *Tensor) RelDiff(got *tensor.Tensor) (float64, error) {
 // also gives its output before the activation under name+"/preact". Only the
 // ancestors of outputs are computed.
 func Run(t *model.Topology, w Weights, input *Tensor, outputs []string) (map[string]*Tensor, error) {
-	r := &runner{t: t, w: w, out: map[string]*Tensor{}}
+	return RunWith(t, w, input, outputs, Options{})
+}
+
+// Options changes how Run interprets some layers.
+type Options struct {
+	// MaxPoolAsAvg evaluates MaxPooling2D layers as average pooling.
+	MaxPoolAsAvg bool
+}
+
+// RunWith is Run with options.
+func RunWith(t *model.Topology, w Weights, input *Tensor, outputs []string, opts Options) (map[string]*Tensor, error) {
+	r := &runner{t: t, w: w, out: map[string]*Tensor{}, opts: opts}
 	var in *model.Layer
 	for _, l := range t.Layers {
 		if l.ClassName == "InputLayer" {
@@ -117,9 +128,10 @@ func Run(t *model.Topology, w Weights, input *Tensor, outputs []string) (map[str
 }
 
 type runner struct {
-	t   *model.Topology
-	w   Weights
-	out map[string]*Tensor
+	t    *model.Topology
+	w    Weights
+	out  map[string]*Tensor
+	opts Options
 }
 
 func (r *runner) weight(l *model.Layer, name string) ([]float64, []int, error) {
@@ -238,7 +250,7 @@ func (r *runner) layer(l *model.Layer, ins []*Tensor) (*Tensor, error) {
 		}
 		return y, nil
 	case "MaxPooling2D", "AveragePooling2D":
-		return pool(l, x)
+		return pool(l, x, l.ClassName == "MaxPooling2D" && !r.opts.MaxPoolAsAvg)
 	case "GlobalAveragePooling2D":
 		y := New(x.N, 1, 1, x.C)
 		for n := 0; n < x.N; n++ {
@@ -456,7 +468,7 @@ func (r *runner) batchNorm(l *model.Layer, x *Tensor) (*Tensor, error) {
 	return y, nil
 }
 
-func pool(l *model.Layer, x *Tensor) (*Tensor, error) {
+func pool(l *model.Layer, x *Tensor, isMax bool) (*Tensor, error) {
 	kh, kw := pair(l.PoolSize, 2)
 	sy, sx := pair(l.Strides, 0)
 	if sy == 0 {
@@ -464,7 +476,6 @@ func pool(l *model.Layer, x *Tensor) (*Tensor, error) {
 	}
 	oh, pt := geom(x.H, kh, sy, 1, l.Padding)
 	ow, pl := geom(x.W, kw, sx, 1, l.Padding)
-	isMax := l.ClassName == "MaxPooling2D"
 	y := New(x.N, oh, ow, x.C)
 	for n := 0; n < x.N; n++ {
 		for oy := 0; oy < oh; oy++ {
