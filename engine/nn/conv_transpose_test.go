@@ -58,8 +58,8 @@ func TestConvTranspose2DIsAdjointOfConv2D(t *testing.T) {
 				t.Fatalf("conv of the output shape gives %v, want %v", cu.Shape, x.Shape)
 			}
 			// <conv(u), x> == <u, convT(x)>, against the float64 reference.
-			lhs := dot(refConv(u, w, nil, copt, 1), x)
-			rhs := dot(u, y)
+			lhs := tensorDot(refConv(u, w, nil, copt, 1), x)
+			rhs := tensorDot(u, y)
 			if math.Abs(lhs-rhs) > 1e-4*(math.Abs(lhs)+1) {
 				t.Fatalf("<conv u, x> = %g, <u, convT x> = %g", lhs, rhs)
 			}
