@@ -13,7 +13,9 @@ package imageio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"fmt"
 	"image"
 	"image/draw"
@@ -306,6 +308,15 @@ func decodeBytes(data []byte, name string, opt Options) (*Image, error) {
 	if f == JPEG && err != nil && isMissingAdobe(err) {
 		img, err = decodePlainCMYK(data)
 	}
+	if f == PNG && err != nil && strings.Contains(err.Error(), "invalid checksum") {
+		// image/png checks the CRC of every chunk; like libpng, forgive
+		// damaged ancillary chunks (text, colour hints) and retry.
+		if fixed, ok := dropBadAncillary(data); ok {
+			if img2, err2 := decodeImage(f, fixed); err2 == nil {
+				img, err = img2, nil
+			}
+		}
+	}
 	if err != nil {
 		return nil, readError(name, f, data, err)
 	}
@@ -359,4 +370,27 @@ func prepareForResize(img image.Image) image.Image {
 		return toGray16(img)
 	}
 	return toRGBA64(img)
+}
+
+// dropBadAncillary returns the PNG in data without the ancillary chunks
+// (type starting with a lower-case letter) whose CRC is wrong, and whether
+// there were any.
+func dropBadAncillary(data []byte) ([]byte, bool) {
+	out := append([]byte(nil), data[:8]...)
+	dropped := false
+	for i := 8; i+12 <= len(data); {
+		n := int(binary.BigEndian.Uint32(data[i:]))
+		if n < 0 || n > len(data)-i-12 {
+			out = append(out, data[i:]...)
+			break
+		}
+		chunk := data[i : i+12+n]
+		if chunk[4]&0x20 != 0 && crc32.ChecksumIEEE(chunk[4:8+n]) != binary.BigEndian.Uint32(chunk[8+n:]) {
+			dropped = true
+		} else {
+			out = append(out, chunk...)
+		}
+		i += 12 + n
+	}
+	return out, dropped
 }
