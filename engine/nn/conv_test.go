@@ -205,8 +205,9 @@ func TestConv2DGradients(t *testing.T) {
 }
 
 // TestConv2DBandedMatchesReference uses inputs big enough that the column
-// buffer is split into several bands of output rows, including a short last
-// band.
+// buffer is split into several bands of output positions that start and end
+// inside rows, including a short last band and rows wider than a band, and
+// checks that the buffer stays within its budget.
 func TestConv2DBandedMatchesReference(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -216,25 +217,55 @@ func TestConv2DBandedMatchesReference(t *testing.T) {
 	}{
 		{"same", 64, 70, 61, ConvOpts{Pad: PadSame}},
 		{"reflect_s2", 120, 67, 90, ConvOpts{Pad: PadReflect, Stride: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{"rows_wider_than_band", 512, 3, 300, ConvOpts{Pad: PadCircular, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := randTensor(1, 1, tc.cin, tc.h, tc.w)
-			w := randTensor(2, 5, tc.cin, 3, 3)
+			w := randTensor(2, 2, tc.cin, 3, 3)
 			c := NewConv2D(w, nil, tc.opt)
 			y := c.Forward(x)
-			if c.core.rows >= c.core.g.oh || c.core.g.oh%c.core.rows == 0 {
-				t.Fatalf("band of %d rows for %d output rows: test does not exercise banding", c.core.rows, c.core.g.oh)
+			k := &c.core
+			ohw := k.g.oh * k.g.ow
+			if k.band >= ohw || ohw%k.band == 0 || k.band%k.g.ow == 0 {
+				t.Fatalf("band of %d positions for %dx%d outputs: test does not exercise banding", k.band, k.g.oh, k.g.ow)
 			}
 			if d := tensor.MaxAbsDiff(y, refConv(x, w, nil, tc.opt, 1)); d > 1e-3 {
 				t.Fatalf("max diff %g", d)
 			}
-			// Adjoint check of the banded backward: <conv(x), r> == <x, conv^T(r)>.
+			// Adjoint check of the banded backward: <conv(x), r> == <x, conv^T(r)>,
+			// and the weight gradient against the unbanded float64 reference.
 			r := randTensor(3, y.Shape...)
+			ZeroGrads(c.Params())
 			dx := c.Backward(r)
 			if a, b := tensorDot(y, r), tensorDot(x, dx); math.Abs(a-b) > 1e-4*math.Abs(a)+1e-3 {
 				t.Fatalf("<conv x, r> = %g, <x, conv^T r> = %g", a, b)
 			}
+			// dL/dw[o,i,ky,kx] = <r_o, conv of x_i with a unit kernel at (ky,kx)>.
+			for _, idx := range []int{0, 4, 8, len(w.Data) - 1} {
+				unit := tensor.New(w.Shape...)
+				unit.Data[idx] = 1
+				want := tensorDot(refConv(x, unit, nil, tc.opt, 1), r)
+				if got := float64(c.weight.Grad.Data[idx]); math.Abs(got-want) > 1e-4*math.Abs(want)+1e-3 {
+					t.Fatalf("dL/dw[%d] = %g, want %g", idx, got, want)
+				}
+			}
+			if n := cap(k.col); n > colBudget {
+				t.Fatalf("column buffer of %d floats exceeds the budget of %d", n, colBudget)
+			}
 		})
+	}
+}
+
+// TestConv2DColumnBufferBoundAtVGGScale checks the band size chosen for
+// VGG's conv1_2 on a 512x512 image without running it: a naive im2col would
+// need 151M floats.
+func TestConv2DColumnBufferBoundAtVGGScale(t *testing.T) {
+	c := NewConv2D(tensor.New(64, 64, 3, 3), nil, ConvOpts{Pad: PadSame})
+	if err := c.core.setup(512, 512); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.core.band * 64 * 9; n > colBudget || c.core.band < 512 {
+		t.Fatalf("band of %d positions needs %d floats (budget %d)", c.core.band, n, colBudget)
 	}
 }
 

@@ -29,7 +29,7 @@ const (
 // checked on a fixed random subset that always includes both ends. It is
 // smaller under the race detector (gradcheck_race_test.go), which slows the
 // many perturbed forward passes down about fifteen-fold.
-var gradMaxChecks = 400 / raceCheckDivisor
+const gradMaxChecks = 400 / raceCheckDivisor
 
 // checkLayerGrad fails t when any checked gradient entry g (analytic) and n
 // (numeric) differ by more than tol*max(|g|, |n|, 0.05*s), where s is the

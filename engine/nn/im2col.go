@@ -8,11 +8,12 @@ import (
 
 // This file holds the machinery shared by the convolution family: the
 // per-axis index maps that implement every padding mode, im2col/col2im over
-// a band of output rows, and convCore, a grouped 2-D convolution of one
+// a band of output positions, and convCore, a grouped 2-D convolution of one
 // image computed band by band so that its column buffer stays bounded.
 
 // colBudget bounds the column buffer of one convolution, in float32s
-// (4 MiB). A band holds as many output rows as fit, and at least one.
+// (4 MiB). A band holds as many output positions (in row-major order, so
+// whole rows and partial ones) as fit, and at least one.
 const colBudget = 1 << 20
 
 // axisMap resolves one spatial axis of a convolution: for kernel tap k and
@@ -150,7 +151,7 @@ type convCore struct {
 	opt                       ConvOpts // padding mode and explicit amounts
 	g                         convGeom
 	ready                     bool
-	rows                      int // output rows per band
+	band                      int // output positions per band
 	col                       []float32
 }
 
@@ -189,7 +190,7 @@ func (k *convCore) setup(h, w int) error {
 	g.xa.build(w, g.ow, k.kw, k.stride, k.dil, g.pl, g.mode)
 	k.g = g
 	kk := k.cin / k.groups * k.kh * k.kw
-	k.rows = max(1, min(g.oh, colBudget/max(1, kk*g.ow)))
+	k.band = max(1, min(g.oh*g.ow, colBudget/max(1, kk)))
 	k.ready = true
 	return nil
 }
@@ -214,14 +215,14 @@ func (k *convCore) forward(wt, x, y []float32) {
 		}
 		return
 	}
-	for oy0 := 0; oy0 < g.oh; oy0 += k.rows {
-		oy1 := min(oy0+k.rows, g.oh)
-		m := (oy1 - oy0) * g.ow
+	for p0 := 0; p0 < ohw; p0 += k.band {
+		p1 := min(p0+k.band, ohw)
+		m := p1 - p0
 		k.col = growFloat32(k.col, kk*m)
 		for gi := 0; gi < k.groups; gi++ {
-			k.im2col(x, gi*cinG, cinG, oy0, oy1, k.col)
+			k.im2col(x, gi*cinG, cinG, p0, p1, k.col)
 			tensor.Sgemm(false, false, coutG, m, kk, 1, wt[gi*coutG*kk:], kk,
-				k.col, m, 0, y[gi*coutG*ohw+oy0*g.ow:], ohw)
+				k.col, m, 0, y[gi*coutG*ohw+p0:], ohw)
 		}
 	}
 }
@@ -251,30 +252,31 @@ func (k *convCore) backward(wt, x, dy, dx, dw []float32) {
 	if dx != nil {
 		clear(dx[:k.cin*hw])
 	}
-	for oy0 := 0; oy0 < g.oh; oy0 += k.rows {
-		oy1 := min(oy0+k.rows, g.oh)
-		m := (oy1 - oy0) * g.ow
+	for p0 := 0; p0 < ohw; p0 += k.band {
+		p1 := min(p0+k.band, ohw)
+		m := p1 - p0
 		k.col = growFloat32(k.col, kk*m)
 		for gi := 0; gi < k.groups; gi++ {
-			dyg := dy[gi*coutG*ohw+oy0*g.ow:]
+			dyg := dy[gi*coutG*ohw+p0:]
 			if dw != nil {
-				k.im2col(x, gi*cinG, cinG, oy0, oy1, k.col)
+				k.im2col(x, gi*cinG, cinG, p0, p1, k.col)
 				tensor.Sgemm(false, true, coutG, kk, m, 1, dyg, ohw, k.col, m, 1, dw[gi*coutG*kk:], kk)
 			}
 			if dx != nil {
 				tensor.Sgemm(true, false, kk, m, coutG, 1, wt[gi*coutG*kk:], kk, dyg, ohw, 0, k.col, m)
-				k.col2im(k.col, gi*cinG, cinG, oy0, oy1, dx)
+				k.col2im(k.col, gi*cinG, cinG, p0, p1, dx)
 			}
 		}
 	}
 }
 
-// im2col writes the columns of channels [c0, c0+cn) for output rows
-// [oy0, oy1) into col, a (cn*kh*kw) x ((oy1-oy0)*ow) row-major matrix.
-func (k *convCore) im2col(x []float32, c0, cn, oy0, oy1 int, col []float32) {
+// im2col writes the columns of channels [c0, c0+cn) for the output positions
+// [p0, p1) into col, a (cn*kh*kw) x (p1-p0) row-major matrix.
+func (k *convCore) im2col(x []float32, c0, cn, p0, p1 int, col []float32) {
 	g := &k.g
-	m := (oy1 - oy0) * g.ow
+	m := p1 - p0
 	s := k.stride
+	oy0, oy1 := p0/g.ow, (p1-1)/g.ow+1
 	r := 0
 	for c := c0; c < c0+cn; c++ {
 		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
@@ -286,27 +288,38 @@ func (k *convCore) im2col(x []float32, c0, cn, oy0, oy1 int, col []float32) {
 				xsrc := g.xa.src[kx*g.ow : (kx+1)*g.ow]
 				lo, hi, off := g.xa.lo[kx], g.xa.hi[kx], g.xa.off[kx]
 				for oy := oy0; oy < oy1; oy++ {
-					d := dst[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
+					// The band's row piece: whole rows except possibly the
+					// first and the last.
+					ox0, ox1 := 0, g.ow
+					if oy == oy0 {
+						ox0 = p0 - oy*g.ow
+					}
+					if oy == oy1-1 {
+						ox1 = p1 - oy*g.ow
+					}
+					// d[i] holds output column ox0+i of row oy.
+					d := dst[oy*g.ow+ox0-p0 : oy*g.ow+ox1-p0]
 					sy := int(ysrc[oy])
 					if sy < 0 {
 						clear(d)
 						continue
 					}
 					row := xc[sy*g.w : (sy+1)*g.w]
-					for ox := 0; ox < lo; ox++ {
-						d[ox] = rowAt(row, xsrc[ox])
+					a, b := max(ox0, lo), min(ox1, hi)
+					for ox := ox0; ox < min(ox1, lo); ox++ {
+						d[ox-ox0] = rowAt(row, xsrc[ox])
 					}
-					if s == 1 {
-						if hi > lo {
-							copy(d[lo:hi], row[lo+off:hi+off])
-						}
-					} else {
-						for ox := lo; ox < hi; ox++ {
-							d[ox] = row[ox*s+off]
+					if a < b {
+						if s == 1 {
+							copy(d[a-ox0:b-ox0], row[a+off:b+off])
+						} else {
+							for ox := a; ox < b; ox++ {
+								d[ox-ox0] = row[ox*s+off]
+							}
 						}
 					}
-					for ox := hi; ox < g.ow; ox++ {
-						d[ox] = rowAt(row, xsrc[ox])
+					for ox := max(ox0, hi); ox < ox1; ox++ {
+						d[ox-ox0] = rowAt(row, xsrc[ox])
 					}
 				}
 			}
@@ -316,10 +329,11 @@ func (k *convCore) im2col(x []float32, c0, cn, oy0, oy1 int, col []float32) {
 
 // col2im is the adjoint of im2col: it adds the columns in col back into the
 // channels [c0, c0+cn) of dx.
-func (k *convCore) col2im(col []float32, c0, cn, oy0, oy1 int, dx []float32) {
+func (k *convCore) col2im(col []float32, c0, cn, p0, p1 int, dx []float32) {
 	g := &k.g
-	m := (oy1 - oy0) * g.ow
+	m := p1 - p0
 	s := k.stride
+	oy0, oy1 := p0/g.ow, (p1-1)/g.ow+1
 	r := 0
 	for c := c0; c < c0+cn; c++ {
 		xc := dx[c*g.h*g.w : (c+1)*g.h*g.w]
@@ -335,28 +349,36 @@ func (k *convCore) col2im(col []float32, c0, cn, oy0, oy1 int, dx []float32) {
 					if sy < 0 {
 						continue
 					}
-					d := src[(oy-oy0)*g.ow : (oy-oy0+1)*g.ow]
+					ox0, ox1 := 0, g.ow
+					if oy == oy0 {
+						ox0 = p0 - oy*g.ow
+					}
+					if oy == oy1-1 {
+						ox1 = p1 - oy*g.ow
+					}
+					d := src[oy*g.ow+ox0-p0 : oy*g.ow+ox1-p0]
 					row := xc[sy*g.w : (sy+1)*g.w]
-					for ox := 0; ox < lo; ox++ {
+					a, b := max(ox0, lo), min(ox1, hi)
+					for ox := ox0; ox < min(ox1, lo); ox++ {
 						if sx := xsrc[ox]; sx >= 0 {
-							row[sx] += d[ox]
+							row[sx] += d[ox-ox0]
 						}
 					}
-					if s == 1 {
-						if hi > lo {
-							dr := row[lo+off : hi+off]
-							for i, v := range d[lo:hi] {
+					if a < b {
+						if s == 1 {
+							dr := row[a+off : b+off]
+							for i, v := range d[a-ox0 : b-ox0] {
 								dr[i] += v
 							}
-						}
-					} else {
-						for ox := lo; ox < hi; ox++ {
-							row[ox*s+off] += d[ox]
+						} else {
+							for ox := a; ox < b; ox++ {
+								row[ox*s+off] += d[ox-ox0]
+							}
 						}
 					}
-					for ox := hi; ox < g.ow; ox++ {
+					for ox := max(ox0, hi); ox < ox1; ox++ {
 						if sx := xsrc[ox]; sx >= 0 {
-							row[sx] += d[ox]
+							row[sx] += d[ox-ox0]
 						}
 					}
 				}
