@@ -230,12 +230,19 @@ func (c *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 		dw = c.weight.Grad.Data
 	}
 	for i := 0; i < n; i++ {
-		c.core.backward(c.weight.Value.Data, x.Data[i*in:(i+1)*in], dy.Data[i*out:(i+1)*out], c.dx.Data[i*in:(i+1)*in], dw)
+		c.backwardImage(x.Data[i*in:(i+1)*in], dy.Data[i*out:(i+1)*out], c.dx.Data[i*in:(i+1)*in], dw)
 	}
 	if c.wgrad && c.bias != nil {
 		sumBias(c.bias.Grad.Data, dy.Data, n, g.oh*g.ow)
 	}
 	return c.dx
+}
+
+// backwardImage overwrites dx with the input gradient of one image and, when
+// dw is not nil, accumulates the weight gradient into it. Like forwardImage
+// it is the dispatch point for specialised kernels.
+func (c *Conv2D) backwardImage(x, dy, dx, dw []float32) {
+	c.core.backward(c.weight.Value.Data, x, dy, dx, dw)
 }
 
 // addBias adds b[ch] to every one of the hw values of channel ch in y.
