@@ -1,0 +1,249 @@
+package features
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"atelier/engine/graph/kerasref"
+	"atelier/engine/model"
+	"atelier/engine/tensor"
+)
+
+var (
+	resnetOnce  sync.Once
+	resnetModel *model.LayersModel
+	resnetErr   error
+	rawOnce     sync.Once
+	rawResNet   *ResNet50
+)
+
+// sharedResNet opens the ResNet-50 model files once (each extractor built
+// from it reads its own copy of the weights).
+func sharedResNet(t testing.TB) *model.LayersModel {
+	t.Helper()
+	dir := resnetDir(t)
+	resnetOnce.Do(func() { resnetModel, resnetErr = model.OpenLayersModel(dir) })
+	if resnetErr != nil {
+		t.Fatal(resnetErr)
+	}
+	return resnetModel
+}
+
+// sharedRawResNet is one ResNet50 without options shared by the tests.
+func sharedRawResNet(t testing.TB) *ResNet50 {
+	t.Helper()
+	m := sharedResNet(t)
+	rawOnce.Do(func() { rawResNet, resnetErr = NewResNet50(m, ResNet50Options{}) })
+	if resnetErr != nil {
+		t.Fatal(resnetErr)
+	}
+	return rawResNet
+}
+
+func newResNet(t testing.TB, opts ResNet50Options) *ResNet50 {
+	t.Helper()
+	r, err := NewResNet50(sharedResNet(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// resnetLayers maps the taps to the Keras layers of the npm model, for the
+// reference interpreter (the extractor finds them from the structure).
+var resnetLayers = map[string]string{
+	"conv1": "activation", "pool1": "max_pooling2d", "stage2": "activation_9", "stage3": "activation_21",
+	"stage4": "activation_39", "stage5": "activation_48", "avg_pool": "avg_pool", "logits": "fc1000/preact", "probs": "fc1000",
+}
+
+func TestResNet50Classifies(t *testing.T) {
+	r := sharedRawResNet(t)
+	img := loadImage(t, "content/golden_gate.jpg", 224, 224)
+	preds, err := r.Classify(img, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(preds) != 1 || len(preds[0]) != 5 {
+		t.Fatalf("got %d x %d predictions", len(preds), len(preds[0]))
+	}
+	var desc []string
+	bridge := false
+	for _, p := range preds[0] {
+		desc = append(desc, fmt.Sprintf("%d %s %.3f", p.Class, p.Name, p.Prob))
+		bridge = bridge || slices.Contains(ImageNetBridges, p.Class)
+	}
+	t.Logf("top 5: %s", strings.Join(desc, "; "))
+	if !bridge {
+		t.Errorf("no bridge class (%v) in the top 5: %s", ImageNetBridges, strings.Join(desc, "; "))
+	}
+	sum := 0.0
+	for _, v := range r.outs["probs"].Data {
+		sum += float64(v)
+	}
+	if math.Abs(sum-1) > 1e-4 {
+		t.Errorf("probabilities sum to %g", sum)
+	}
+}
+
+// TestResNet50MatchesReference compares every tap with the float64 reference,
+// which evaluates the batch normalisations unfolded, on a real image.
+func TestResNet50MatchesReference(t *testing.T) {
+	r := sharedRawResNet(t)
+	img := loadImage(t, "content/golden_gate.jpg", 64, 48)
+	taps := []string{"conv1", "pool1", "stage2", "stage3", "stage4", "stage5", "avg_pool", "logits", "probs"}
+	outs, err := r.Extract(img, taps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sharedResNet(t)
+	var names []string
+	for _, tap := range taps {
+		names = append(names, resnetLayers[tap])
+	}
+	ref, err := kerasref.Run(m.Topology, m, caffeReference(img), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tap := range taps {
+		d, err := ref[resnetLayers[tap]].RelDiff(outs[tap])
+		if err != nil {
+			t.Fatalf("%s: %v", tap, err)
+		}
+		t.Logf("%s %v: relative difference %.2g", tap, outs[tap].Shape, d)
+		if d > 1e-4 {
+			t.Errorf("%s: relative difference %.3g from the float64 reference, want <= 1e-4", tap, d)
+		}
+	}
+}
+
+// spatialSoftmaxRef is the SWAG transform in float64 on an NHWC tensor.
+func spatialSoftmaxRef(x *kerasref.Tensor, temp float64) *kerasref.Tensor {
+	y := kerasref.New(x.N, x.H, x.W, x.C)
+	hw := x.H * x.W
+	for n := 0; n < x.N; n++ {
+		for c := 0; c < x.C; c++ {
+			m := math.Inf(-1)
+			for p := 0; p < hw; p++ {
+				m = math.Max(m, x.D[(n*hw+p)*x.C+c])
+			}
+			s := 0.0
+			for p := 0; p < hw; p++ {
+				e := math.Exp((x.D[(n*hw+p)*x.C+c] - m) / temp)
+				y.D[(n*hw+p)*x.C+c] = e
+				s += e
+			}
+			for p := 0; p < hw; p++ {
+				y.D[(n*hw+p)*x.C+c] /= s
+			}
+		}
+	}
+	return y
+}
+
+func TestResNet50Softmax(t *testing.T) {
+	const temp = 4
+	r := newResNet(t, ResNet50Options{Softmax: true, Temperature: temp})
+	img := loadImage(t, "content/golden_gate.jpg", 32, 32)
+	taps := []string{"conv1", "stage2", "stage3"}
+	outs, err := r.Extract(img, taps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sharedResNet(t)
+	var names []string
+	for _, tap := range taps {
+		names = append(names, resnetLayers[tap])
+	}
+	ref, err := kerasref.Run(m.Topology, m, caffeReference(img), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tap := range taps {
+		o := outs[tap]
+		_, c, h, w := o.Dims()
+		for ch := 0; ch < c; ch += 17 {
+			s := 0.0
+			for _, v := range o.Data[ch*h*w : (ch+1)*h*w] {
+				s += float64(v)
+			}
+			if math.Abs(s-1) > 1e-4 {
+				t.Fatalf("%s channel %d sums to %g, want 1", tap, ch, s)
+			}
+		}
+		d, err := spatialSoftmaxRef(ref[resnetLayers[tap]], temp).RelDiff(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d > 1e-4 {
+			t.Errorf("%s: relative difference %.3g from softmax of the reference", tap, d)
+		}
+	}
+	// The gradient through the transform, against float64 central
+	// differences of the reference forward followed by the transform.
+	ref2 := refLoss{top: m.Topology, w: m, layers: resnetLayers,
+		transform: func(x *kerasref.Tensor) *kerasref.Tensor { return spatialSoftmaxRef(x, temp) }}
+	pixels := []pixel{{0, 0, 0}, {1, 9, 14}, {2, 20, 5}, {0, 31, 31}, {1, 16, 27}}
+	for _, e := range gradCheck(t, r, img, []string{"stage2", "stage3"}, ref2, pixels, 1e-3, 2e-3) {
+		t.Error(e)
+	}
+}
+
+func TestResNet50Gradient(t *testing.T) {
+	r := sharedRawResNet(t)
+	img := loadImage(t, "content/golden_gate.jpg", 24, 24)
+	m := sharedResNet(t)
+	ref := refLoss{top: m.Topology, w: m, layers: resnetLayers}
+	pixels := []pixel{{0, 0, 0}, {1, 9, 14}, {2, 20, 5}, {0, 23, 23}}
+	for _, e := range gradCheck(t, r, img, []string{"conv1", "stage3", "logits"}, ref, pixels, 1e-3, 1e-3) {
+		t.Error(e)
+	}
+}
+
+func TestResNet50Taps(t *testing.T) {
+	r := sharedRawResNet(t)
+	want := "conv1,pool1,stage2,stage3,stage4,stage5,avg_pool,logits,probs"
+	if got := strings.Join(r.Taps(), ","); got != want {
+		t.Errorf("Taps() = %s, want %s", got, want)
+	}
+	img := loadImage(t, "content/golden_gate.jpg", 64, 64)
+	outs, err := r.Extract(img, ResNet50Taps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string][]int{"conv1": {1, 64, 32, 32}, "pool1": {1, 64, 16, 16}, "stage2": {1, 256, 16, 16},
+		"stage3": {1, 512, 8, 8}, "stage4": {1, 1024, 4, 4}, "stage5": {1, 2048, 2, 2}}
+	for tap, s := range shapes {
+		if !tensor.ShapeEqual(outs[tap].Shape, s) {
+			t.Errorf("%s has shape %v, want %v", tap, outs[tap].Shape, s)
+		}
+	}
+}
+
+func BenchmarkResNet50(b *testing.B) {
+	r := newResNet(b, ResNet50Options{Softmax: true})
+	taps := r.DefaultStyleTaps()
+	for _, size := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("%dx%d", size, size), func(b *testing.B) {
+			img := loadImage(b, "content/golden_gate.jpg", size, size)
+			outs, err := r.Extract(img, taps)
+			if err != nil {
+				b.Fatal(err)
+			}
+			grads := map[string]*tensor.Tensor{}
+			for _, tap := range taps {
+				grads[tap] = outs[tap].Clone()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Extract(img, taps); err != nil {
+					b.Fatal(err)
+				}
+				r.Backward(grads)
+			}
+		})
+	}
+}
