@@ -1,0 +1,187 @@
+// Winograd F(4x4, 3x3) data transforms for engine/nn (winograd_cgo.go).
+//
+// The transforms run on 16 tiles of one tile row at a time, one tile per
+// vector lane, written with GCC vector extensions and compiled for AVX-512,
+// AVX2 and baseline x86-64 (target_clones picks one at load time).
+//
+// Layouts: an image is cin planes of h*w floats. Tile (ty, tx) covers output
+// rows 4ty..4ty+3 and columns 4tx..4tx+3, and reads input rows 4ty-1..4ty+4
+// and columns 4tx-1..4tx+4 (zero outside the image: padding 1). Within a
+// chunk of tile rows [ty0, ty1) tile t = (ty-ty0)*tw + tx with tw = ceil(w/4).
+// The transformed input V holds frequency f (0..35) of channel c of tile t at
+// v[(f*cin + c)*ldv + t]; the products M use the same layout with cout rows.
+// ldv must be at least the chunk's tile count plus 16: the last vector of a
+// tile row may write up to 15 lanes past it.
+
+#include <stdint.h>
+#include <string.h>
+
+typedef float wg_v16 __attribute__((vector_size(64)));
+typedef float wg_v16u __attribute__((vector_size(64), aligned(4)));
+typedef int32_t wg_i16 __attribute__((vector_size(64)));
+
+#if defined(__x86_64__) && !defined(WG_NO_CLONES)
+#define WG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WG_CLONES
+#endif
+#define WG_INLINE static inline __attribute__((always_inline))
+
+WG_INLINE wg_v16 wg_load(const float *p) { return *(const wg_v16u *)p; }
+WG_INLINE void wg_store(float *p, wg_v16 v) { *(wg_v16u *)p = v; }
+WG_INLINE wg_v16 wg_splat(float s) { return (wg_v16){0} + s; }
+
+// wg_phase returns lane l = p[4l + k] for l = 0..15 (k = 0..3), reading 64
+// floats from p.
+WG_INLINE wg_v16 wg_phase(const float *p, int k) {
+	const wg_i16 pick = {0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28};
+	const wg_i16 join = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+	wg_i16 idx = pick + k;
+	wg_v16 lo = __builtin_shuffle(wg_load(p), wg_load(p + 16), idx);
+	wg_v16 hi = __builtin_shuffle(wg_load(p + 32), wg_load(p + 48), idx);
+	return __builtin_shuffle(lo, hi, join);
+}
+
+// wg_interleave writes p[4l + k] = q[k][l] for l = 0..15, k = 0..3.
+WG_INLINE void wg_interleave(float *p, wg_v16 q0, wg_v16 q1, wg_v16 q2, wg_v16 q3) {
+	const wg_i16 zlo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+	const wg_i16 zhi = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+	const wg_i16 plo = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
+	const wg_i16 phi = {8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31};
+	wg_v16 a0 = __builtin_shuffle(q0, q1, zlo), a1 = __builtin_shuffle(q0, q1, zhi);
+	wg_v16 b0 = __builtin_shuffle(q2, q3, zlo), b1 = __builtin_shuffle(q2, q3, zhi);
+	wg_store(p, __builtin_shuffle(a0, b0, plo));
+	wg_store(p + 16, __builtin_shuffle(a0, b0, phi));
+	wg_store(p + 32, __builtin_shuffle(a1, b1, plo));
+	wg_store(p + 48, __builtin_shuffle(a1, b1, phi));
+}
+
+// wg_bt applies B^T of F(4x4, 3x3) to six values z0..z5.
+#define WG_BT(z0, z1, z2, z3, z4, z5, t)                                       \
+	do {                                                                   \
+		wg_v16 four = wg_splat(4), five = wg_splat(5), two = wg_splat(2); \
+		wg_v16 a_ = (z4) - four * (z2), b_ = (z3) - four * (z1);          \
+		wg_v16 c_ = (z4) - (z2), d_ = two * ((z3) - (z1));                \
+		(t)[0] = four * (z0) - five * (z2) + (z4);                        \
+		(t)[1] = a_ + b_;                                                 \
+		(t)[2] = a_ - b_;                                                 \
+		(t)[3] = c_ + d_;                                                 \
+		(t)[4] = c_ - d_;                                                 \
+		(t)[5] = four * (z1) - five * (z3) + (z5);                        \
+	} while (0)
+
+// wg_at applies A^T of F(4x4, 3x3) to six values m0..m5.
+#define WG_AT(m0, m1, m2, m3, m4, m5, o)                                       \
+	do {                                                                   \
+		wg_v16 p_ = (m1) + (m2), q_ = (m1) - (m2);                        \
+		wg_v16 r_ = (m3) + (m4), s_ = (m3) - (m4);                        \
+		(o)[0] = (m0) + p_ + r_;                                          \
+		(o)[1] = q_ + wg_splat(2) * s_;                                   \
+		(o)[2] = p_ + wg_splat(4) * r_;                                   \
+		(o)[3] = q_ + wg_splat(8) * s_ + (m5);                            \
+	} while (0)
+
+static const float wg_zeros[80];
+
+// wg4_input transforms channels [c0, c1) of x for tile rows [ty0, ty1).
+WG_CLONES static void wg4_input(const float *x, int c0, int c1, int cin, int h, int w, int ty0,
+                                int ty1, float *v, long ldv) {
+	const int tw = (w + 3) / 4;
+	const long fstride = (long)cin * ldv;
+	float buf[6][80] __attribute__((aligned(64)));
+	for (int c = c0; c < c1; c++) {
+		const float *xc = x + (long)c * h * w;
+		for (int ty = ty0; ty < ty1; ty++) {
+			float *vt = v + (long)c * ldv + (long)(ty - ty0) * tw;
+			for (int tx0 = 0; tx0 < tw; tx0 += 16) {
+				const int col0 = 4 * tx0 - 1;
+				const int inside = col0 >= 0 && col0 + 68 <= w;
+				const float *rows[6];
+				for (int r = 0; r < 6; r++) {
+					const int row = 4 * ty + r - 1;
+					if (row < 0 || row >= h) {
+						rows[r] = wg_zeros;
+					} else if (inside) {
+						rows[r] = xc + (long)row * w + col0;
+					} else {
+						const int lo = col0 < 0 ? 0 : col0;
+						const int hi = col0 + 68 < w ? col0 + 68 : w;
+						memset(buf[r], 0, sizeof(buf[r]));
+						if (hi > lo) {
+							memcpy(buf[r] + (lo - col0), xc + (long)row * w + lo,
+							       sizeof(float) * (hi - lo));
+						}
+						rows[r] = buf[r];
+					}
+				}
+				// Column pass: t[k][s] = sum_r BT[k][r] d[r][s].
+				wg_v16 t[6][6];
+				for (int s = 0; s < 6; s++) {
+					const int k = s & 3, off = s & 4;
+					wg_v16 z0 = wg_phase(rows[0] + off, k), z1 = wg_phase(rows[1] + off, k);
+					wg_v16 z2 = wg_phase(rows[2] + off, k), z3 = wg_phase(rows[3] + off, k);
+					wg_v16 z4 = wg_phase(rows[4] + off, k), z5 = wg_phase(rows[5] + off, k);
+					wg_v16 o[6];
+					WG_BT(z0, z1, z2, z3, z4, z5, o);
+					for (int k2 = 0; k2 < 6; k2++) t[k2][s] = o[k2];
+				}
+				// Row pass and store: V[k*6+j] = sum_s t[k][s] B[s][j].
+				float *dst = vt + tx0;
+				for (int k = 0; k < 6; k++) {
+					wg_v16 o[6];
+					WG_BT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], o);
+					for (int j = 0; j < 6; j++) wg_store(dst + (k * 6 + j) * fstride, o[j]);
+				}
+			}
+		}
+	}
+}
+
+// wg4_output inverse-transforms output channels [o0, o1) of the products m
+// for tile rows [ty0, ty1) into y (cout planes of h*w), adding bias (may be
+// NULL) and clamping at zero when relu is set.
+WG_CLONES static void wg4_output(const float *m, int o0, int o1, int cout, int h, int w, int ty0,
+                                 int ty1, long ldm, const float *bias, int relu, float *y) {
+	const int tw = (w + 3) / 4;
+	const long fstride = (long)cout * ldm;
+	float buf[64] __attribute__((aligned(64)));
+	const wg_v16 zero = wg_splat(0);
+	for (int oc = o0; oc < o1; oc++) {
+		float *yc = y + (long)oc * h * w;
+		const wg_v16 b = wg_splat(bias ? bias[oc] : 0.0f);
+		for (int ty = ty0; ty < ty1; ty++) {
+			const float *mt = m + (long)oc * ldm + (long)(ty - ty0) * tw;
+			for (int tx0 = 0; tx0 < tw; tx0 += 16) {
+				const float *src = mt + tx0;
+				// Column pass: t[k][s] = sum_r AT[k][r] M[r][s].
+				wg_v16 t[4][6];
+				for (int s = 0; s < 6; s++) {
+					wg_v16 o[4];
+					WG_AT(wg_load(src + (0 * 6 + s) * fstride), wg_load(src + (1 * 6 + s) * fstride),
+					      wg_load(src + (2 * 6 + s) * fstride), wg_load(src + (3 * 6 + s) * fstride),
+					      wg_load(src + (4 * 6 + s) * fstride), wg_load(src + (5 * 6 + s) * fstride), o);
+					for (int k = 0; k < 4; k++) t[k][s] = o[k];
+				}
+				const int col0 = 4 * tx0;
+				const int ncol = w - col0 < 64 ? w - col0 : 64;
+				for (int k = 0; k < 4; k++) {
+					const int row = 4 * ty + k;
+					if (row >= h) break;
+					wg_v16 o[4];
+					WG_AT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], o);
+					for (int j = 0; j < 4; j++) {
+						o[j] += b;
+						if (relu) o[j] = (wg_v16)((wg_i16)o[j] & (o[j] > zero));
+					}
+					float *dst = yc + (long)row * w + col0;
+					if (ncol == 64) {
+						wg_interleave(dst, o[0], o[1], o[2], o[3]);
+					} else {
+						wg_interleave(buf, o[0], o[1], o[2], o[3]);
+						memcpy(dst, buf, sizeof(float) * ncol);
+					}
+				}
+			}
+		}
+	}
+}

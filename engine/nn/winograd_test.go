@@ -1,0 +1,300 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"runtime"
+	"testing"
+)
+
+// refConv3x3 is a float64 direct 3x3, stride-1, pad-1 convolution of one
+// image: y[o] = sum_c x[c] (*) w[o][c] + b[o].
+func refConv3x3(w, b, x []float32, cin, cout, h, wd int) []float64 {
+	y := make([]float64, cout*h*wd)
+	for o := 0; o < cout; o++ {
+		for i := 0; i < h; i++ {
+			for j := 0; j < wd; j++ {
+				s := 0.0
+				if b != nil {
+					s = float64(b[o])
+				}
+				for c := 0; c < cin; c++ {
+					for a := 0; a < 3; a++ {
+						r := i + a - 1
+						if r < 0 || r >= h {
+							continue
+						}
+						for q := 0; q < 3; q++ {
+							col := j + q - 1
+							if col < 0 || col >= wd {
+								continue
+							}
+							s += float64(w[((o*cin+c)*3+a)*3+q]) * float64(x[(c*h+r)*wd+col])
+						}
+					}
+				}
+				y[(o*h+i)*wd+j] = s
+			}
+		}
+	}
+	return y
+}
+
+// refConv3x3Grad is dL/dx of refConv3x3 for dL/dy = dy, in float64,
+// accumulated straight from the definition y[o][i][j] += w*x[c][i+a-1][j+q-1].
+func refConv3x3Grad(w, dy []float32, cin, cout, h, wd int) []float64 {
+	dx := make([]float64, cin*h*wd)
+	for o := 0; o < cout; o++ {
+		for i := 0; i < h; i++ {
+			for j := 0; j < wd; j++ {
+				g := float64(dy[(o*h+i)*wd+j])
+				for c := 0; c < cin; c++ {
+					for a := 0; a < 3; a++ {
+						r := i + a - 1
+						if r < 0 || r >= h {
+							continue
+						}
+						for q := 0; q < 3; q++ {
+							col := j + q - 1
+							if col < 0 || col >= wd {
+								continue
+							}
+							dx[(c*h+r)*wd+col] += g * float64(w[((o*cin+c)*3+a)*3+q])
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx
+}
+
+func randFloats(rng *rand.Rand, n int, lo, hi float64) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(lo + (hi-lo)*rng.Float64())
+	}
+	return s
+}
+
+// relErr is max|got-want| / max|want|.
+func relErr(got []float32, want []float64) float64 {
+	var d, m float64
+	for i, w := range want {
+		d = math.Max(d, math.Abs(float64(got[i])-w))
+		m = math.Max(m, math.Abs(w))
+		if math.IsNaN(float64(got[i])) {
+			return math.Inf(1)
+		}
+	}
+	return d / m
+}
+
+type wgCase struct {
+	cin, cout, h, w   int
+	chunkTiles, split int
+}
+
+func (c wgCase) String() string {
+	return fmt.Sprintf("cin%d_cout%d_%dx%d_chunk%d_split%d", c.cin, c.cout, c.h, c.w, c.chunkTiles, c.split)
+}
+
+var wgCases = []wgCase{
+	{cin: 3, cout: 8, h: 17, w: 23},
+	{cin: 8, cout: 3, h: 9, w: 9},
+	{cin: 5, cout: 7, h: 1, w: 1},
+	{cin: 4, cout: 4, h: 2, w: 70},
+	{cin: 16, cout: 24, h: 12, w: 12},
+	{cin: 7, cout: 9, h: 33, w: 130},                             // interior vectors and a ragged edge
+	{cin: 6, cout: 5, h: 30, w: 97, chunkTiles: 25, split: 1},    // several chunks, partial rows
+	{cin: 6, cout: 10, h: 21, w: 64, chunkTiles: 16, split: 1},   // one tile row per chunk
+	{cin: 9, cout: 6, h: 40, w: 44, split: 2},                    // channel shares
+	{cin: 64, cout: 32, h: 8, w: 8, split: 2},                    // deep, tiny
+	{cin: 32, cout: 64, h: 16, w: 132, chunkTiles: 66, split: 1}, // two rows per chunk
+}
+
+// TestWinogradMatchesDirect checks forward (with bias, with and without the
+// folded ReLU) and the input gradient against float64 direct convolution,
+// for the vectorised and the Go transforms, on two images in turn.
+func TestWinogradMatchesDirect(t *testing.T) {
+	for _, goTransforms := range []bool{false, true} {
+		for _, tc := range wgCases {
+			t.Run(fmt.Sprintf("go%v/%v", goTransforms, tc), func(t *testing.T) {
+				defer func(v bool) { wgUseGo = v }(wgUseGo)
+				wgUseGo = goTransforms
+				rng := rand.New(rand.NewSource(int64(tc.cin*1000 + tc.cout*10 + tc.h)))
+				w := randFloats(rng, tc.cout*tc.cin*9, -0.5, 0.5)
+				b := randFloats(rng, tc.cout, -0.5, 0.5)
+				eng := newWinograd(tc.cin, tc.cout)
+				eng.chunkTiles, eng.split = tc.chunkTiles, tc.split
+				for img := 0; img < 2; img++ {
+					x := randFloats(rng, tc.cin*tc.h*tc.w, -1, 1)
+					want := refConv3x3(w, b, x, tc.cin, tc.cout, tc.h, tc.w)
+					y := randFloats(rng, len(want), -9, 9) // stale contents must be overwritten
+					eng.forward(w, b, x, y, tc.h, tc.w, false)
+					if e := relErr(y, want); e > 2e-5 {
+						t.Errorf("image %d forward: relative error %.3g", img, e)
+					}
+					eng.forward(w, b, x, y, tc.h, tc.w, true)
+					for i := range want {
+						want[i] = math.Max(want[i], 0)
+					}
+					if e := relErr(y, want); e > 2e-5 {
+						t.Errorf("image %d forward+relu: relative error %.3g", img, e)
+					}
+					dy := randFloats(rng, len(want), -1, 1)
+					wantDx := refConv3x3Grad(w, dy, tc.cin, tc.cout, tc.h, tc.w)
+					dx := randFloats(rng, len(x), -9, 9)
+					eng.backwardInput(w, dy, dx, tc.h, tc.w)
+					if e := relErr(dx, wantDx); e > 2e-5 {
+						t.Errorf("image %d input gradient: relative error %.3g", img, e)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestWinogradWorkerCounts runs the same convolution with 1 to 3 workers
+// in both split modes; every run must match the direct result.
+func TestWinogradWorkerCounts(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	const cin, cout, h, wd = 12, 20, 26, 50
+	w := randFloats(rng, cout*cin*9, -0.5, 0.5)
+	x := randFloats(rng, cin*h*wd, -1, 1)
+	want := refConv3x3(w, nil, x, cin, cout, h, wd)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for procs := 1; procs <= 3; procs++ {
+		for split := 1; split <= 2; split++ {
+			runtime.GOMAXPROCS(procs)
+			eng := newWinograd(cin, cout)
+			eng.chunkTiles, eng.split = 13, split
+			y := make([]float32, len(want))
+			eng.forward(w, nil, x, y, h, wd, false)
+			if e := relErr(y, want); e > 2e-5 {
+				t.Errorf("procs %d split %d: relative error %.3g", procs, split, e)
+			}
+		}
+	}
+}
+
+// TestWinogradWeightCache checks that changed weights are picked up: a
+// new slice, an in-place change seen by the sample, and an in-place change
+// the sample misses once invalidate is called.
+func TestWinogradWeightCache(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	const cin, cout, h, wd = 4, 4, 8, 8
+	w := randFloats(rng, cout*cin*9, -0.5, 0.5)
+	x := randFloats(rng, cin*h*wd, -1, 1)
+	y := make([]float32, cout*h*wd)
+	eng := newWinograd(cin, cout)
+	check := func(name string, w []float32) {
+		t.Helper()
+		eng.forward(w, nil, x, y, h, wd, false)
+		if e := relErr(y, refConv3x3(w, nil, x, cin, cout, h, wd)); e > 2e-5 {
+			t.Errorf("%s: relative error %.3g", name, e)
+		}
+	}
+	check("first", w)
+	w2 := append([]float32(nil), w...)
+	w2[0] += 1
+	check("new slice", w2)
+	for i := range w2 {
+		w2[i] *= 0.5
+	}
+	check("scaled in place", w2)
+	// Index 1 is not among the sampled values (61 samples over 144).
+	if sampleIndex(0, len(w2)) == 1 || sampleIndex(1, len(w2)) == 1 {
+		t.Fatal("index 1 is sampled; pick another")
+	}
+	w2[1] += 3
+	eng.forward(w2, nil, x, y, h, wd, false)
+	if e := relErr(y, refConv3x3(w2, nil, x, cin, cout, h, wd)); e < 1e-3 {
+		t.Fatalf("an unsampled change went unnoticed only by luck? error %.3g", e)
+	}
+	eng.invalidate()
+	check("after invalidate", w2)
+}
+
+// TestWinogradVGGAccuracy measures the error on VGG-like data (non-negative
+// post-ReLU inputs, weights of He scale) for a deep layer, where the
+// accumulation over 256 channels is long.
+func TestWinogradVGGAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	const cin, cout, h, wd = 256, 16, 12, 20
+	scale := math.Sqrt(2.0 / (cin * 9))
+	w := randFloats(rng, cout*cin*9, -scale*1.7, scale*1.7)
+	x := randFloats(rng, cin*h*wd, 0, 2)
+	for i := range x {
+		if rng.Intn(2) == 0 {
+			x[i] = 0
+		}
+	}
+	eng := newWinograd(cin, cout)
+	y := make([]float32, cout*h*wd)
+	eng.forward(w, nil, x, y, h, wd, false)
+	e := relErr(y, refConv3x3(w, nil, x, cin, cout, h, wd))
+	t.Logf("forward relative error %.3g", e)
+	if e > 1e-4 {
+		t.Errorf("forward relative error %.3g, want < 1e-4", e)
+	}
+	dy := randFloats(rng, cout*h*wd, -1, 1)
+	dx := make([]float32, cin*h*wd)
+	eng.backwardInput(w, dy, dx, h, wd)
+	e = relErr(dx, refConv3x3Grad(w, dy, cin, cout, h, wd))
+	t.Logf("input gradient relative error %.3g", e)
+	if e > 1e-4 {
+		t.Errorf("input gradient relative error %.3g, want < 1e-4", e)
+	}
+}
+
+// vggLayers are the 3x3 convolutions of VGG19 up to conv5_1 at a 256 px
+// input: channels in and out and the feature-map side (doubled at 512).
+var vggLayers = []struct {
+	name      string
+	cin, cout int
+	side      int
+}{
+	{"conv1_1", 3, 64, 256}, {"conv1_2", 64, 64, 256},
+	{"conv2_1", 64, 128, 128}, {"conv2_2", 128, 128, 128},
+	{"conv3_1", 128, 256, 64}, {"conv3_2", 256, 256, 64},
+	{"conv4_1", 256, 512, 32}, {"conv4_2", 512, 512, 32},
+	{"conv5_1", 512, 512, 16},
+}
+
+// BenchmarkWinograd times forward and input-gradient passes for each VGG19
+// layer shape at 256 and 512 px inputs. gflops is the direct-convolution
+// work divided by the time, the rate a direct method would need to match.
+func BenchmarkWinograd(b *testing.B) {
+	for _, scale := range []int{1, 2} {
+		for _, l := range vggLayers {
+			side := l.side * scale
+			for _, pass := range []string{"fwd", "bwd"} {
+				b.Run(fmt.Sprintf("%d/%s_%dx%d/%s", 256*scale, l.name, side, side, pass), func(b *testing.B) {
+					rng := rand.New(rand.NewSource(1))
+					w := randFloats(rng, l.cout*l.cin*9, -0.1, 0.1)
+					bias := randFloats(rng, l.cout, -0.1, 0.1)
+					x := randFloats(rng, l.cin*side*side, 0, 1)
+					y := make([]float32, l.cout*side*side)
+					eng := newWinograd(l.cin, l.cout)
+					run := func() {
+						if pass == "fwd" {
+							eng.forward(w, bias, x, y, side, side, true)
+						} else {
+							eng.backwardInput(w, y, x, side, side)
+						}
+					}
+					run()
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						run()
+					}
+					flops := 2.0 * 9 * float64(l.cin*l.cout*side*side)
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "gflops")
+				})
+			}
+		}
+	}
+}
