@@ -1,0 +1,173 @@
+// Package ui is Atelier's studio window, built with Fyne. It talks to the
+// engine only through its job types and never imports numeric code.
+package ui
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+
+	"atelier/assets"
+)
+
+// AppID is the application identifier, as in FyneApp.toml.
+const AppID = "io.atelier.studio"
+
+// ErrNoDisplay is returned by Run when there is no graphical display to
+// open a window on.
+var ErrNoDisplay = errors.New("ui: no graphical display found (DISPLAY and WAYLAND_DISPLAY are unset)")
+
+// Options are the start-up choices given on the command line. The zero
+// value opens an empty studio.
+type Options struct {
+	// Content is an image file to open as the content image at start;
+	// "" opens none.
+	Content string
+	// Style is an image file to open as the style image at start; "" opens
+	// none.
+	Style string
+	// Autostart asks to start stylising once both images are open. It is
+	// recorded only: the studio does not run style transfer yet.
+	Autostart bool
+}
+
+// Run opens the studio window and blocks until the window is closed or ctx
+// is cancelled; it must be called from the main goroutine. It returns
+// ctx.Err() when ctx ended the session, ErrNoDisplay without a display.
+func Run(ctx context.Context, opts Options) error {
+	if runtime.GOOS != "windows" && runtime.GOOS != "darwin" &&
+		os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return ErrNoDisplay
+	}
+	a := fyneapp.NewWithID(AppID)
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
+	s := newStudio(a, opts, nativePick)
+	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
+	defer stop()
+	s.window.ShowAndRun()
+	return ctx.Err()
+}
+
+// studio is the main window and its controllers.
+type studio struct {
+	window fyne.Window
+	tabs   *container.AppTabs
+	opts   Options
+
+	content, style *pane // Style tab
+	sample         *pane // Texture tab
+	lowRes         *pane // Upscale tab
+	panes          []*pane
+
+	pick    picker
+	pending sync.WaitGroup // image loads and file choices in flight
+}
+
+// newStudio builds the window (not yet shown) for app a. Images named in
+// opts start loading at once.
+func newStudio(a fyne.App, opts Options, pick picker) *studio {
+	s := &studio{window: a.NewWindow("Atelier"), opts: opts, pick: pick}
+	s.content = s.newPane("Content", "content image")
+	s.style = s.newPane("Style", "style image")
+	s.sample = s.newPane("Texture sample", "sample image")
+	s.lowRes = s.newPane("Image to upscale", "image to upscale")
+
+	s.tabs = container.NewAppTabs(
+		container.NewTabItem("Style", container.NewGridWithColumns(2, s.content.object, s.style.object)),
+		container.NewTabItem("Texture", s.sample.object),
+		container.NewTabItem("Upscale", s.lowRes.object),
+	)
+	s.window.SetContent(s.tabs)
+	s.window.Resize(fyne.NewSize(1100, 720))
+
+	if opts.Content != "" {
+		s.load(s.content, opts.Content)
+	}
+	if opts.Style != "" {
+		s.load(s.style, opts.Style)
+	}
+	return s
+}
+
+func (s *studio) newPane(title, role string) *pane {
+	var p *pane
+	p = newPane(title, role, func() { s.choose(p) })
+	s.panes = append(s.panes, p)
+	return p
+}
+
+// choose asks for a file for p and loads it. While the native dialog is up
+// the Open buttons are disabled, so only one dialog is open at a time.
+func (s *studio) choose(p *pane) {
+	s.setOpenEnabled(false)
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		path, err := s.pick("Open " + p.role)
+		fyne.DoAndWait(func() {
+			s.setOpenEnabled(true)
+			switch {
+			case err == nil:
+				s.load(p, path)
+			case errors.Is(err, errPickCancelled):
+			default:
+				fyne.LogError("native file dialog failed; using Fyne's", err)
+				s.chooseWithFyne(p)
+			}
+		})
+	}()
+}
+
+// chooseWithFyne is the fallback file chooser drawn by Fyne itself.
+func (s *studio) chooseWithFyne(p *pane) {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil {
+			dialog.ShowError(err, s.window)
+			return
+		}
+		if r == nil { // cancelled
+			return
+		}
+		path := r.URI().Path()
+		_ = r.Close()
+		s.load(p, path)
+	}, s.window)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".gif"}))
+	d.Resize(fyne.NewSize(800, 560))
+	d.Show()
+}
+
+// load decodes path off the UI goroutine, then shows it in p or explains in
+// an error dialog why it could not.
+func (s *studio) load(p *pane, path string) {
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		pv, err := loadPreview(path)
+		fyne.DoAndWait(func() {
+			if err != nil {
+				dialog.ShowError(err, s.window)
+				return
+			}
+			p.show(path, pv)
+		})
+	}()
+}
+
+func (s *studio) setOpenEnabled(on bool) {
+	for _, p := range s.panes {
+		if on {
+			p.open.Enable()
+		} else {
+			p.open.Disable()
+		}
+	}
+}
