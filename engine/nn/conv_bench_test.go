@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"testing"
+
+	"atelier/engine/tensor"
 )
 
 // BenchmarkConv2D measures a 64->64 channel 3x3 "same" convolution (VGG's
@@ -34,19 +36,38 @@ func BenchmarkConv2D(b *testing.B) {
 	}
 }
 
-// TestConv2DSteadyStateDoesNotAllocate checks that, once its buffers exist,
-// a convolution iterates without allocating (banded im2col, reflect
-// padding, batch of two).
-func TestConv2DSteadyStateDoesNotAllocate(t *testing.T) {
-	x := randTensor(1, 2, 32, 40, 40)
-	c := NewConv2D(randTensor(2, 16, 32, 3, 3), randTensor(3, 16), ConvOpts{Pad: PadReflect, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1})
-	dy := randTensor(4, 2, 16, 40, 40)
-	step := func() {
-		c.Forward(x)
-		c.Backward(dy)
+// TestConvFamilySteadyStateDoesNotAllocate checks that, once their buffers
+// exist, the layers of the convolution family iterate without allocating
+// (banded im2col, reflect padding, batch of two). The pure-Go gonum sgemm
+// allocates on its own, so the check needs the OpenBLAS backend.
+func TestConvFamilySteadyStateDoesNotAllocate(t *testing.T) {
+	if tensor.Backend() != "openblas" {
+		t.Skipf("the %s sgemm allocates internally", tensor.Backend())
 	}
-	step()
-	if n := testing.AllocsPerRun(3, step); n != 0 {
-		t.Fatalf("%v allocations per forward+backward", n)
+	reflect1 := ConvOpts{Pad: PadReflect, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
+	for _, tc := range []struct {
+		name string
+		l    Layer
+		x    []int
+	}{
+		{"conv2d", NewConv2D(randTensor(2, 16, 32, 3, 3), randTensor(3, 16), reflect1), []int{2, 32, 40, 40}},
+		{"conv2d_1x1", NewConv2D(randTensor(2, 16, 32, 1, 1), randTensor(3, 16), ConvOpts{}), []int{2, 32, 20, 20}},
+		{"conv_transpose2d", NewConvTranspose2D(randTensor(2, 32, 16, 3, 3), randTensor(3, 16), ConvTransposeOpts{Stride: 2, Pad: PadSame}), []int{2, 32, 20, 20}},
+		{"depthwise", NewDepthwiseConv2D(randTensor(2, 64, 1, 3, 3), randTensor(3, 64), ConvOpts{Pad: PadSame}), []int{2, 32, 20, 20}},
+		{"pad2d", NewPad2D(PadReflect, 2, 2, 2, 2), []int{2, 8, 20, 20}},
+		{"dense", NewDense(randTensor(2, 8*4*4, 10), randTensor(3, 10)), []int{2, 8, 4, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randTensor(1, tc.x...)
+			dy := randTensor(4, tc.l.Forward(x).Shape...)
+			step := func() {
+				tc.l.Forward(x)
+				tc.l.Backward(dy)
+			}
+			step()
+			if n := testing.AllocsPerRun(3, step); n != 0 {
+				t.Fatalf("%v allocations per forward+backward", n)
+			}
+		})
 	}
 }
