@@ -408,15 +408,20 @@ func ToRGBAInto(dst *image.RGBA, rgb, alpha *tensor.Tensor) error {
 	}
 	for y := 0; y < h; y++ {
 		row := dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y):][:4*w]
-		for x := 0; x < w; x++ {
-			i, p := y*w+x, row[4*x:4*x+4]
-			if alpha == nil {
-				p[0], p[1], p[2], p[3] = to8(r[i]), to8(g[i]), to8(b[i]), 255
-				continue
+		rr, gg, bb := r[y*w:(y+1)*w], g[y*w:(y+1)*w], b[y*w:(y+1)*w]
+		if alpha == nil {
+			for x := range rr {
+				p := row[4*x : 4*x+4 : 4*x+4]
+				p[0], p[1], p[2], p[3] = to8(rr[x]), to8(gg[x]), to8(bb[x]), 255
 			}
-			av := to8(alpha.Data[i])
+			continue
+		}
+		aa := alpha.Data[y*w : (y+1)*w]
+		for x := range rr {
+			p := row[4*x : 4*x+4 : 4*x+4]
+			av := to8(aa[x])
 			k := float32(av) / 255
-			p[0], p[1], p[2], p[3] = to8(clamp255(r[i])*k), to8(clamp255(g[i])*k), to8(clamp255(b[i])*k), av
+			p[0], p[1], p[2], p[3] = to8(clamp255(rr[x])*k), to8(clamp255(gg[x])*k), to8(clamp255(bb[x])*k), av
 		}
 	}
 	return nil

@@ -83,13 +83,16 @@ func Resize(t *tensor.Tensor, w, h int) (*tensor.Tensor, error) {
 			if mx > mn {
 				scale[k] = (mx - mn) / 65535
 			}
-			for i, v := range plane {
-				q := uint16(0)
-				if scale[k] > 0 {
-					q = uint16(math.Round((float64(v) - mn) / scale[k]))
+			inv := 0.0
+			if scale[k] > 0 {
+				inv = 1 / scale[k]
+			}
+			for y := 0; y < ih; y++ {
+				row := src.Pix[y*src.Stride+2*k:]
+				for x, v := range plane[y*iw : (y+1)*iw] {
+					q := uint16((float64(v)-mn)*inv + 0.5)
+					row[8*x], row[8*x+1] = uint8(q>>8), uint8(q)
 				}
-				o := (i/iw)*src.Stride + (i%iw)*8 + 2*k
-				src.Pix[o], src.Pix[o+1] = uint8(q>>8), uint8(q)
 			}
 		}
 		dst := resize.Resize(uint(w), uint(h), src, resize.Lanczos3).(*image.RGBA64)
