@@ -177,4 +177,3 @@ func TestResize(t *testing.T) {
 		}
 	})
 }
-
