@@ -217,7 +217,7 @@ func TestConv2DBandedMatchesReference(t *testing.T) {
 	}{
 		{"same", 64, 70, 61, ConvOpts{Pad: PadSame}},
 		{"reflect_s2", 120, 67, 90, ConvOpts{Pad: PadReflect, Stride: 2, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
-		{"rows_wider_than_band", 512, 3, 300, ConvOpts{Pad: PadCircular, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
+		{"rows_wider_than_band", 512, 2, 300, ConvOpts{Pad: PadCircular, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := randTensor(1, 1, tc.cin, tc.h, tc.w)
@@ -240,11 +240,8 @@ func TestConv2DBandedMatchesReference(t *testing.T) {
 			if a, b := tensorDot(y, r), tensorDot(x, dx); math.Abs(a-b) > 1e-4*math.Abs(a)+1e-3 {
 				t.Fatalf("<conv x, r> = %g, <x, conv^T r> = %g", a, b)
 			}
-			// dL/dw[o,i,ky,kx] = <r_o, conv of x_i with a unit kernel at (ky,kx)>.
 			for _, idx := range []int{0, 4, 8, len(w.Data) - 1} {
-				unit := tensor.New(w.Shape...)
-				unit.Data[idx] = 1
-				want := tensorDot(refConv(x, unit, nil, tc.opt, 1), r)
+				want := refWeightGrad(x, r, w.Shape, tc.opt, idx)
 				if got := float64(c.weight.Grad.Data[idx]); math.Abs(got-want) > 1e-4*math.Abs(want)+1e-3 {
 					t.Fatalf("dL/dw[%d] = %g, want %g", idx, got, want)
 				}
@@ -267,6 +264,36 @@ func TestConv2DColumnBufferBoundAtVGGScale(t *testing.T) {
 	if n := c.core.band * 64 * 9; n > colBudget || c.core.band < 512 {
 		t.Fatalf("band of %d positions needs %d floats (budget %d)", c.core.band, n, colBudget)
 	}
+}
+
+// refWeightGrad is dL/dw[idx] for L = <conv(x, w), r>: the sum over the
+// output of r times the (padded) input value that weight idx multiplies.
+func refWeightGrad(x, r *tensor.Tensor, wshape []int, o ConvOpts, idx int) float64 {
+	s, d := max(o.Stride, 1), max(o.Dilation, 1)
+	n, cin, h, wd := x.Dims()
+	_, cout, oh, ow := r.Dims()
+	kh, kw := wshape[2], wshape[3]
+	co, ci, ky, kx := idx/(cin*kh*kw), idx/(kh*kw)%cin, idx/kw%kh, idx%kw
+	pt, pl := o.PadTop, o.PadLeft
+	mode := o.Pad
+	if mode == PadSame {
+		_, pt, _ = refSamePad(h, kh, s, d)
+		_, pl, _ = refSamePad(wd, kw, s, d)
+		mode = PadExplicit
+	}
+	sum := 0.0
+	for i := 0; i < n; i++ {
+		for oy := 0; oy < oh; oy++ {
+			iy := refPadIndex(oy*s+ky*d-pt, h, mode)
+			for ox := 0; ox < ow; ox++ {
+				ix := refPadIndex(ox*s+kx*d-pl, wd, mode)
+				if iy >= 0 && ix >= 0 {
+					sum += float64(r.Data[((i*cout+co)*oh+oy)*ow+ox]) * float64(x.Data[((i*cin+ci)*h+iy)*wd+ix])
+				}
+			}
+		}
+	}
+	return sum
 }
 
 func tensorDot(a, b *tensor.Tensor) float64 {
