@@ -43,7 +43,10 @@ func (r *ReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	return r.dx
 }
 
-// LeakyReLU is x for x > 0 and Alpha*x otherwise.
+// LeakyReLU is x for x > 0 and Alpha*x otherwise. With Alpha >= 0 the
+// backward pass reads the sign of the output; with a negative Alpha it
+// needs the input, so the layer then keeps a reference to x, which must stay
+// unchanged until Backward.
 type LeakyReLU struct {
 	// Alpha is the slope for negative inputs (Keras default 0.3, waifu2x 0.1).
 	Alpha float32
