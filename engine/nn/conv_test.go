@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 
 	"atelier/engine/tensor"
@@ -390,5 +391,24 @@ func TestHWIOToOIHW(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestConv2DMemoryIsBounded counts every byte a first forward and backward
+// allocate: the output, the input gradient and the bounded column buffer,
+// where a whole-image im2col would need 37 MiB.
+func TestConv2DMemoryIsBounded(t *testing.T) {
+	x := randTensor(1, 1, 16, 256, 256)
+	dy := randTensor(2, 1, 16, 256, 256)
+	c := NewConv2D(randTensor(3, 16, 16, 3, 3), randTensor(4, 16), ConvOpts{Pad: PadSame})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c.Forward(x)
+	c.Backward(dy)
+	runtime.ReadMemStats(&after)
+	tensors := uint64(2 * 4 * x.Len())     // y and dx
+	limit := tensors + 4*colBudget + 1<<20 // plus index maps and slack
+	if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+		t.Fatalf("forward+backward allocated %d bytes, limit %d", got, limit)
 	}
 }
