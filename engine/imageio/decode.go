@@ -106,15 +106,11 @@ func Load(path string, opt Options) (*Image, error) {
 
 // openError words a failure to open a file for the user.
 func openError(name string, err error) error {
-	var pe *fs.PathError
-	reason := err.Error()
-	if errors.As(err, &pe) {
-		reason = pe.Err.Error()
-	}
+	r := reason(err)
 	if errors.Is(err, fs.ErrNotExist) {
-		reason = "there is no such file"
+		r = "there is no such file"
 	}
-	return fmt.Errorf("imageio: cannot open %s: %s: %w", name, reason, err)
+	return newError(nil, err, "cannot open %s: %s", name, r)
 }
 
 // Decode reads a PNG, JPEG or GIF image from r and converts it for the
@@ -127,16 +123,21 @@ func Decode(r io.Reader, name string, opt Options) (*Image, error) {
 		name = "the image"
 	}
 	limit := opt.maxFileBytes()
+	var buf bytes.Buffer
+	if st, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok { // a file: read it in one go
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() && (limit < 0 || fi.Size() <= limit) {
+			buf.Grow(int(fi.Size()) + bytes.MinRead)
+		}
+	}
 	if limit >= 0 {
 		r = io.LimitReader(r, limit+1)
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("imageio: cannot read %s: %w", name, err)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, newError(nil, err, "cannot read %s: %s", name, reason(err))
 	}
+	data := buf.Bytes()
 	if limit >= 0 && int64(len(data)) > limit {
-		return nil, newError(ErrTooLarge, nil, "%s is larger than %s; the limit is %s",
-			name, byteSize(limit), byteSize(limit))
+		return nil, newError(ErrTooLarge, nil, "%s is larger than %s, the limit for image files", name, byteSize(limit))
 	}
 	return decodeBytes(data, name, opt)
 }

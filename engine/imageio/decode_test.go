@@ -410,8 +410,8 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 			if !errors.Is(err, c.kind) {
 				t.Errorf("error %q does not wrap %v", err, c.kind)
 			}
-			if !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %q, want it to contain %q", err, c.want)
+			if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), dir) {
+				t.Errorf("error %q, want it to contain %q and not the folder", err, c.want)
 			}
 		})
 	}

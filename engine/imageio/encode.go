@@ -221,7 +221,7 @@ func writeAtomic(path string, overwrite bool, write func(io.Writer) error) (err 
 	}
 	tmp, err := createTemp(dir, "."+name+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("imageio: cannot save %s: %w", name, err)
+		return saveError(name, err)
 	}
 	tmpName := tmp.Name()
 	closed := false
@@ -295,5 +295,5 @@ func saveError(name string, err error) error {
 	if strings.HasPrefix(err.Error(), "imageio: ") {
 		return err
 	}
-	return fmt.Errorf("imageio: cannot save %s: %w", name, err)
+	return newError(nil, err, "cannot save %s: %s", name, reason(err))
 }

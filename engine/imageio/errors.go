@@ -3,6 +3,7 @@ package imageio
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 )
 
 // Sentinel errors. Every error returned by this package that concerns an
@@ -36,14 +37,27 @@ type fileError struct {
 func (e *fileError) Error() string { return e.msg }
 
 func (e *fileError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{e.kind}
+	var errs []error
+	for _, err := range []error{e.kind, e.cause} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.kind, e.cause}
+	return errs
+}
+
+// reason is the part of an operating-system error worth showing a user:
+// without the (possibly temporary) path that *fs.PathError repeats.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // newError builds a fileError whose message is "imageio: " followed by the
-// formatted text.
+// formatted text; kind and cause may be nil.
 func newError(kind, cause error, format string, args ...any) error {
 	return &fileError{msg: "imageio: " + fmt.Sprintf(format, args...), kind: kind, cause: cause}
 }

@@ -33,6 +33,7 @@ func TestSharedImages(t *testing.T) {
 	}
 	for _, r := range refs {
 		t.Run(r.File, func(t *testing.T) {
+			t.Parallel()
 			p := filepath.Join(shared, "images", r.File)
 			if _, err := os.Stat(p); err != nil {
 				t.Skipf("%s absent", r.File)
@@ -77,6 +78,7 @@ func TestSharedRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"content/tubingen.jpg", "style/escher_sphere.jpg", "style/starry_night_crop.png"} {
 		t.Run(f, func(t *testing.T) {
+			t.Parallel()
 			p := filepath.Join(shared, "images", f)
 			if _, err := os.Stat(p); err != nil {
 				t.Skipf("%s absent", f)
