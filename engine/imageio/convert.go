@@ -15,21 +15,69 @@ import (
 // (v/257). Common concrete types take fast paths; any other image.Image
 // goes through its color model.
 func FromImage(img image.Image) (rgb, alpha *tensor.Tensor) {
+	return fromImageOriented(img, 1)
+}
+
+// fromImageOriented is FromImage with the EXIF orientation o (1..8)
+// applied on the way, so an upright copy never has to be made.
+//
+//	2 mirror left-right   3 rotate 180        4 mirror top-bottom
+//	5 transpose           6 rotate 90 CW      7 transverse   8 rotate 90 CCW
+func fromImageOriented(img image.Image, o int) (rgb, alpha *tensor.Tensor) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	rgb = tensor.New(1, 3, h, w)
+	ow, oh := orientedSize(w, h, o)
+	rgb = tensor.New(1, 3, oh, ow)
 	if !isOpaque(img) {
-		alpha = tensor.New(1, 1, h, w)
+		alpha = tensor.New(1, 1, oh, ow)
 	}
 	plane := w * h
 	conv := rowConverter(img)
-	for y := 0; y < h; y++ {
-		row := rgb.Data[y*w : (y+1)*w]
-		var a []float32
-		if alpha != nil {
-			a = alpha.Data[y*w : (y+1)*w]
+	if o <= 1 || o > 8 {
+		for y := 0; y < h; y++ {
+			var a []float32
+			if alpha != nil {
+				a = alpha.Data[y*w : (y+1)*w]
+			}
+			conv(y, rgb.Data[y*w:(y+1)*w], rgb.Data[plane+y*w:plane+(y+1)*w], rgb.Data[2*plane+y*w:2*plane+(y+1)*w], a)
 		}
-		conv(y, row, rgb.Data[plane+y*w:plane+(y+1)*w], rgb.Data[2*plane+y*w:2*plane+(y+1)*w], a)
+		return rgb, alpha
+	}
+	// Stored pixel (sx, sy) lands at (ox, oy) = (cx + a*sx + b*sy,
+	// cy + c*sx + d*sy) of the upright picture.
+	var cx, a, bb, cy, c, d int
+	switch o {
+	case 2:
+		cx, a, d = w-1, -1, 1
+	case 3:
+		cx, a, cy, d = w-1, -1, h-1, -1
+	case 4:
+		a, cy, d = 1, h-1, -1
+	case 5:
+		bb, c = 1, 1
+	case 6:
+		cx, bb, c = h-1, -1, 1
+	case 7:
+		cx, bb, cy, c = h-1, -1, w-1, -1
+	case 8:
+		bb, cy, c = 1, w-1, -1
+	}
+	step := c*ow + a
+	r, g, bl := make([]float32, w), make([]float32, w), make([]float32, w)
+	var al []float32
+	if alpha != nil {
+		al = make([]float32, w)
+	}
+	for sy := 0; sy < h; sy++ {
+		conv(sy, r, g, bl, al)
+		i := (cy+d*sy)*ow + cx + bb*sy
+		for sx := 0; sx < w; sx++ {
+			rgb.Data[i], rgb.Data[plane+i], rgb.Data[2*plane+i] = r[sx], g[sx], bl[sx]
+			if al != nil {
+				alpha.Data[i] = al[sx]
+			}
+			i += step
+		}
 	}
 	return rgb, alpha
 }

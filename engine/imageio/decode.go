@@ -345,8 +345,7 @@ func decodeBytes(data []byte, name string, opt Options) (*Image, error) {
 		img = resize.Resize(uint(sw), uint(sh), prepareForResize(img), resize.Lanczos3)
 		out.Notices = append(out.Notices, fmt.Sprintf("The image was %dx%d; scaled down to %dx%d to fit in memory.", ow, oh, tw, th))
 	}
-	rgb, alpha := FromImage(img)
-	out.RGB, out.Alpha = orient(rgb, orientation), orient(alpha, orientation)
+	out.RGB, out.Alpha = fromImageOriented(img, orientation)
 	out.Metadata = readMetadataBytes(f, data)
 	return out, nil
 }

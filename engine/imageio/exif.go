@@ -3,8 +3,6 @@ package imageio
 import (
 	"bytes"
 	"encoding/binary"
-
-	"atelier/engine/tensor"
 )
 
 // JPEG markers this package looks at.
@@ -137,52 +135,4 @@ func orientedSize(w, h, o int) (int, int) {
 		return h, w
 	}
 	return w, h
-}
-
-// orient returns t ([N,C,H,W]) transformed so that an image stored with
-// EXIF orientation o is shown the right way up. o == 1 returns t itself.
-//
-//	2 mirror left-right   3 rotate 180        4 mirror top-bottom
-//	5 transpose           6 rotate 90 CW      7 transverse   8 rotate 90 CCW
-func orient(t *tensor.Tensor, o int) *tensor.Tensor {
-	if t == nil || o <= 1 || o > 8 {
-		return t
-	}
-	n, c, h, w := t.Dims()
-	ow, oh := orientedSize(w, h, o)
-	out := tensor.New(n, c, oh, ow)
-	// For each output pixel (ox, oy) the source is (sx, sy) = (x0 + ox*dxx
-	// + oy*dxy, y0 + ox*dyx + oy*dyy), an affine map chosen by o.
-	var x0, y0, dxx, dxy, dyx, dyy int
-	switch o {
-	case 2:
-		x0, dxx, dyy = w-1, -1, 1
-	case 3:
-		x0, y0, dxx, dyy = w-1, h-1, -1, -1
-	case 4:
-		y0, dxx, dyy = h-1, 1, -1
-	case 5:
-		dxy, dyx = 1, 1
-	case 6:
-		y0, dxy, dyx = h-1, 1, -1
-	case 7:
-		x0, y0, dxy, dyx = w-1, h-1, -1, -1
-	case 8:
-		x0, dxy, dyx = w-1, -1, 1
-	}
-	plane := h * w
-	for p := 0; p < n*c; p++ {
-		src := t.Data[p*plane : (p+1)*plane]
-		dst := out.Data[p*plane : (p+1)*plane]
-		for oy := 0; oy < oh; oy++ {
-			sx, sy := x0+oy*dxy, y0+oy*dyy
-			row := dst[oy*ow : (oy+1)*ow]
-			for ox := range row {
-				row[ox] = src[sy*w+sx]
-				sx += dxx
-				sy += dyx
-			}
-		}
-	}
-	return out
 }

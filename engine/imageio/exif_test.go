@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"encoding/binary"
+	"image"
 	"image/color"
 	"testing"
 )
@@ -137,4 +138,53 @@ func TestOrientationMalformed(t *testing.T) {
 			t.Errorf("jpegOrientation = %d, want 6", got)
 		}
 	})
+}
+
+// TestFromImageOriented compares the scatter used while converting
+// (stored pixel -> upright position) with the gather mapping written the
+// other way round (upright pixel -> stored position), for colour and alpha.
+func TestFromImageOriented(t *testing.T) {
+	const w, h = 7, 5
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i*7 + 1)
+	}
+	src, srcA := FromImage(img)
+	for o := 1; o <= 8; o++ {
+		rgb, alpha := fromImageOriented(img, o)
+		ow, oh := orientedSize(w, h, o)
+		if _, _, gh, gw := rgb.Dims(); gw != ow || gh != oh || alpha == nil {
+			t.Fatalf("o=%d: %v, alpha %v", o, rgb.Shape, alpha != nil)
+		}
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				var sx, sy int
+				switch o {
+				case 1:
+					sx, sy = ox, oy
+				case 2:
+					sx, sy = w-1-ox, oy
+				case 3:
+					sx, sy = w-1-ox, h-1-oy
+				case 4:
+					sx, sy = ox, h-1-oy
+				case 5:
+					sx, sy = oy, ox
+				case 6:
+					sx, sy = oy, h-1-ox
+				case 7:
+					sx, sy = w-1-oy, h-1-ox
+				case 8:
+					sx, sy = w-1-oy, ox
+				}
+				want := append(px(src, sx, sy), px(srcA, sx, sy)...)
+				got := append(px(rgb, ox, oy), px(alpha, ox, oy)...)
+				for k := range want {
+					if got[k] != want[k] {
+						t.Fatalf("o=%d upright (%d,%d) = %v, want stored (%d,%d) = %v", o, ox, oy, got, sx, sy, want)
+					}
+				}
+			}
+		}
+	}
 }
