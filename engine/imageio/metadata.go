@@ -137,7 +137,9 @@ func jpegComments(m Metadata) ([]byte, error) {
 // ReadMetadata returns the key/value metadata of the PNG or JPEG file at
 // path (nil when it has none), reading only the file's structure, not its
 // pixels. A file that breaks off part-way returns what was read before the
-// break together with an error wrapping ErrCorrupt.
+// break together with an error wrapping ErrCorrupt. GIF files give nil
+// (their comments are not read); other files an error wrapping
+// ErrUnsupported.
 func ReadMetadata(path string) (Metadata, error) {
 	name := filepath.Base(path)
 	f, err := os.Open(path)
