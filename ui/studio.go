@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -68,6 +69,7 @@ type studio struct {
 	panes          []*pane
 
 	pick    picker
+	lastDir string         // folder of the last image opened; UI goroutine only
 	pending sync.WaitGroup // image loads and file choices in flight
 }
 
@@ -109,9 +111,10 @@ func (s *studio) newPane(title, role string) *pane {
 func (s *studio) choose(p *pane) {
 	s.setOpenEnabled(false)
 	s.pending.Add(1)
+	dir := s.lastDir
 	go func() {
 		defer s.pending.Done()
-		path, err := s.pick("Open " + p.role)
+		path, err := s.pick("Open "+p.role, dir)
 		fyne.DoAndWait(func() {
 			s.setOpenEnabled(true)
 			switch {
@@ -141,6 +144,11 @@ func (s *studio) chooseWithFyne(p *pane) {
 		s.load(p, path)
 	}, s.window)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".png", ".jpg", ".jpeg", ".gif"}))
+	if s.lastDir != "" {
+		if dir, err := storage.ListerForURI(storage.NewFileURI(s.lastDir)); err == nil {
+			d.SetLocation(dir)
+		}
+	}
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -158,6 +166,7 @@ func (s *studio) load(p *pane, path string) {
 				return
 			}
 			p.show(path, pv)
+			s.lastDir = filepath.Dir(path)
 		})
 	}()
 }

@@ -17,7 +17,7 @@ import (
 
 // noPick fails the test if a file dialog is asked for.
 func noPick(t *testing.T) picker {
-	return func(string) (string, error) {
+	return func(string, string) (string, error) {
 		t.Error("unexpected file dialog")
 		return "", errPickCancelled
 	}
@@ -211,13 +211,13 @@ func TestOpenButton(t *testing.T) {
 		{"native dialog broken", "", errors.New("no GTK"), false, "Open File"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var asked string
-			pick := func(title string) (string, error) { asked = title; return tc.path, tc.err }
+			var asked, askedDir string
+			pick := func(title, dir string) (string, error) { asked, askedDir = title, dir; return tc.path, tc.err }
 			s := newStudio(test.NewTempApp(t), Options{}, pick)
 			test.Tap(s.content.open)
 			s.pending.Wait()
-			if asked != "Open content image" {
-				t.Errorf("dialog title = %q", asked)
+			if asked != "Open content image" || askedDir != "" {
+				t.Errorf("dialog title %q in %q, want \"Open content image\" in the default folder", asked, askedDir)
 			}
 			if got := s.content.image.Image != nil; got != tc.wantImage {
 				t.Errorf("image shown = %v, want %v", got, tc.wantImage)
@@ -247,5 +247,20 @@ func TestOptionsPreload(t *testing.T) {
 	}
 	if !s.opts.Autostart {
 		t.Error("Autostart not recorded")
+	}
+}
+
+func TestOpenStartsInLastFolder(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.png")
+	writePNG(t, good, 8, 8)
+	var askedDir string
+	pick := func(_, dir string) (string, error) { askedDir = dir; return "", errPickCancelled }
+	s := newStudio(test.NewTempApp(t), Options{Content: good}, pick)
+	s.pending.Wait()
+	test.Tap(s.style.open)
+	s.pending.Wait()
+	if askedDir != dir {
+		t.Errorf("file dialog opened in %q, want the last image's folder %q", askedDir, dir)
 	}
 }
