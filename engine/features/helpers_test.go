@@ -185,6 +185,9 @@ func gradCheck(t *testing.T, e Extractor, img *tensor.Tensor, taps []string, ref
 	if scale == 0 {
 		t.Fatal("the gradient is identically zero")
 	}
+	if raceEnabled && len(pixels) > 2 {
+		pixels = pixels[:2]
+	}
 	in := caffeReference(img)
 	_, _, hh, ww := img.Dims()
 	var errs []string

@@ -143,7 +143,7 @@ func TestVGG19Gradient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := refLoss{top: m.Topology, w: m, layers: layers, opts: kerasref.Options{MaxPoolAsAvg: avg}}
+			ref := refLoss{top: m.Topology, w: kerasref.Cached(m), layers: layers, opts: kerasref.Options{MaxPoolAsAvg: avg}}
 			for _, e := range gradCheck(t, v, img, taps, ref, pixels, 1e-3, 1e-3) {
 				t.Error(e)
 			}

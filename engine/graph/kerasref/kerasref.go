@@ -135,13 +135,23 @@ type runner struct {
 }
 
 func (r *runner) weight(l *model.Layer, name string) ([]float64, []int, error) {
-	t, err := r.w.Weight(l.Name + "/" + name)
+	full := l.Name + "/" + name
+	c, _ := r.w.(*cached)
+	if c != nil {
+		if d, ok := c.f64[full]; ok {
+			return d, c.m[full].Shape, nil
+		}
+	}
+	t, err := r.w.Weight(full)
 	if err != nil {
 		return nil, nil, err
 	}
 	d := make([]float64, len(t.Data))
 	for i, v := range t.Data {
 		d[i] = float64(v)
+	}
+	if c != nil {
+		c.f64[full] = d
 	}
 	return d, t.Shape, nil
 }
@@ -508,4 +518,29 @@ func pool(l *model.Layer, x *Tensor, isMax bool) (*Tensor, error) {
 		}
 	}
 	return y, nil
+}
+
+// cached remembers every weight read, for repeated runs on one model.
+type cached struct {
+	w   Weights
+	m   map[string]*tensor.Tensor
+	f64 map[string][]float64 // the runner's float64 copies
+}
+
+// Cached wraps w so that each weight is read (and decoded) only once;
+// central differences run the reference many times on one model.
+func Cached(w Weights) Weights {
+	return &cached{w: w, m: map[string]*tensor.Tensor{}, f64: map[string][]float64{}}
+}
+
+func (c *cached) Weight(name string) (*tensor.Tensor, error) {
+	if t, ok := c.m[name]; ok {
+		return t, nil
+	}
+	t, err := c.w.Weight(name)
+	if err != nil {
+		return nil, err
+	}
+	c.m[name] = t
+	return t, nil
 }
