@@ -16,6 +16,7 @@ import (
 type pane struct {
 	role    string // what the image is for, e.g. "content image"
 	path    string // file shown now; "" while empty
+	loads   int    // loads started, to drop results a later load superseded
 	image   *canvas.Image
 	empty   *widget.Label // shown instead of the image while none is open
 	caption *widget.Label

@@ -68,7 +68,7 @@ type studio struct {
 	lowRes         *pane // Upscale tab
 	panes          []*pane
 
-	pick    picker
+	pick    picker         // nil once the native dialog has failed: Fyne's is used
 	lastDir string         // folder of the last image opened; UI goroutine only
 	pending sync.WaitGroup // image loads and file choices in flight
 }
@@ -109,12 +109,16 @@ func (s *studio) newPane(title, role string) *pane {
 // choose asks for a file for p and loads it. While the native dialog is up
 // the Open buttons are disabled, so only one dialog is open at a time.
 func (s *studio) choose(p *pane) {
+	if s.pick == nil {
+		s.chooseWithFyne(p)
+		return
+	}
 	s.setOpenEnabled(false)
 	s.pending.Add(1)
-	dir := s.lastDir
+	pick, dir := s.pick, s.lastDir
 	go func() {
 		defer s.pending.Done()
-		path, err := s.pick("Open "+p.role, dir)
+		path, err := pick("Open "+p.role, dir)
 		fyne.DoAndWait(func() {
 			s.setOpenEnabled(true)
 			switch {
@@ -122,7 +126,8 @@ func (s *studio) choose(p *pane) {
 				s.load(p, path)
 			case errors.Is(err, errPickCancelled):
 			default:
-				fyne.LogError("native file dialog failed; using Fyne's", err)
+				fyne.LogError("native file dialog failed; using Fyne's from now on", err)
+				s.pick = nil
 				s.chooseWithFyne(p)
 			}
 		})
@@ -155,12 +160,18 @@ func (s *studio) chooseWithFyne(p *pane) {
 
 // load decodes path off the UI goroutine, then shows it in p or explains in
 // an error dialog why it could not.
+// Only the latest load into a pane is shown, whichever finishes first.
 func (s *studio) load(p *pane, path string) {
+	p.loads++
+	ticket := p.loads
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
 		pv, err := loadPreview(path)
 		fyne.DoAndWait(func() {
+			if ticket != p.loads {
+				return // superseded by a later choice
+			}
 			if err != nil {
 				dialog.ShowError(err, s.window)
 				return

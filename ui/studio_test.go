@@ -229,7 +229,31 @@ func TestOpenButton(t *testing.T) {
 			if s.content.open.Disabled() {
 				t.Error("Open button left disabled")
 			}
+			if tc.err != nil && !errors.Is(tc.err, errPickCancelled) {
+				// Once broken, the native dialog is not tried again.
+				s.window.Canvas().Overlays().Remove(s.window.Canvas().Overlays().Top())
+				asked = ""
+				test.Tap(s.style.open)
+				s.pending.Wait()
+				if asked != "" || !strings.Contains(overlayText(s.window), "Open File") {
+					t.Errorf("second Open asked the native dialog (%q) or showed no Fyne dialog", asked)
+				}
+			}
 		})
+	}
+}
+
+func TestLatestChoiceWins(t *testing.T) {
+	dir := t.TempDir()
+	big, small := filepath.Join(dir, "big.png"), filepath.Join(dir, "small.png")
+	writePNG(t, big, 2400, 1600) // slower to decode than small
+	writePNG(t, small, 8, 8)
+	s := newStudio(test.NewTempApp(t), Options{}, noPick(t))
+	s.load(s.content, big)
+	s.load(s.content, small)
+	s.pending.Wait()
+	if s.content.path != small {
+		t.Errorf("pane shows %q, want the later choice %q", s.content.path, small)
 	}
 }
 
