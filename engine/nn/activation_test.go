@@ -124,6 +124,7 @@ func BenchmarkReLU(b *testing.B) {
 			x := randTensor(1, 1, sz.c, sz.h, sz.w)
 			l := NewReLU()
 			dy := l.Forward(x).Clone()
+			l.Backward(dy)
 			b.ReportAllocs()
 			b.SetBytes(int64(4 * len(x.Data)))
 			b.ResetTimer()

@@ -223,6 +223,7 @@ func BenchmarkInstanceNorm(b *testing.B) {
 			g, be := randTensor(2, sz.c), randTensor(3, sz.c)
 			norm := NewInstanceNorm(1e-5)
 			dy := norm.Forward(x, g, be).Clone()
+			norm.Backward(dy)
 			b.ReportAllocs()
 			b.SetBytes(int64(4 * len(x.Data)))
 			b.ResetTimer()

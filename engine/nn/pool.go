@@ -78,31 +78,37 @@ func (p *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 			maxPool2x2(in, out, arg, w, oh, ow)
 			continue
 		}
-		for i := 0; i < oh; i++ {
-			r0 := max(i*s-pt, 0)
-			r1 := min(i*s-pt+k, h)
-			for j := 0; j < ow; j++ {
-				c0 := max(j*s-pl, 0)
-				c1 := min(j*s-pl+k, w)
-				m := float32(math.Inf(-1))
-				best := int32(-1)
-				for r := r0; r < r1; r++ {
-					row := in[r*w : r*w+c1]
-					for q := c0; q < c1; q++ {
-						v := row[q]
-						best = sel32(v > m, int32(r*w+q), best)
-						m = max(m, v) // propagates NaN
-					}
-				}
-				if best < 0 {
-					m = 0
-				}
-				out[i*ow+j] = m
-				arg[i*ow+j] = best
-			}
-		}
+		maxPoolPlane(in, out, arg, h, w, oh, ow, k, s, pt, pl)
 	}
 	return p.y
+}
+
+// maxPoolPlane is the general case for one input plane (h x w) and its
+// output (oh x ow); a separate function keeps the loop variables in
+// registers.
+func maxPoolPlane(in, out []float32, arg []int32, h, w, oh, ow, k, s, pt, pl int) {
+	for i := 0; i < oh; i++ {
+		r0 := max(i*s-pt, 0)
+		r1 := min(i*s-pt+k, h)
+		for j := 0; j < ow; j++ {
+			c0 := max(j*s-pl, 0)
+			c1 := min(j*s-pl+k, w)
+			m := float32(math.Inf(-1))
+			best := int32(-1)
+			for r := r0; r < r1; r++ {
+				base := int32(r*w + c0)
+				for q, v := range in[r*w+c0 : r*w+c1] {
+					best = sel32(v > m, base+int32(q), best)
+					m = max(m, v) // propagates NaN
+				}
+			}
+			if best < 0 {
+				m = 0
+			}
+			out[i*ow+j] = m
+			arg[i*ow+j] = best
+		}
+	}
 }
 
 // maxPool2x2 is the unpadded 2x2, stride 2 case (VGG), one input plane.

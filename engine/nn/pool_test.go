@@ -192,6 +192,7 @@ func BenchmarkMaxPool(b *testing.B) {
 				x := randTensor(1, 1, sz.c, sz.h, sz.w)
 				l := NewMaxPool2D(cfg.k, cfg.s, cfg.p)
 				dy := l.Forward(x).Clone()
+				l.Backward(dy)
 				b.ReportAllocs()
 				b.SetBytes(int64(4 * len(x.Data)))
 				b.ResetTimer()
