@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -141,7 +142,12 @@ func (d *Downloader) attempt(ctx context.Context, url, part string, size int64) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return retryable{fmt.Errorf("model: download %s: %w", url, err)}
+		err = fmt.Errorf("model: download %s: %w", url, err)
+		var dns *net.DNSError
+		if errors.As(err, &dns) && dns.IsNotFound {
+			return err // offline or a wrong host: retrying will not help
+		}
+		return retryable{err}
 	}
 	defer resp.Body.Close()
 
