@@ -90,6 +90,7 @@ type Conv2D struct {
 	core         convCore
 	err          error // construction error, reported by OutShape
 	wgrad        bool
+	wino         *winograd // 3x3 stride-1 pad-1 fast path (winograd_conv.go)
 
 	x, y, dx *tensor.Tensor
 }
@@ -208,6 +209,9 @@ func (c *Conv2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 // dispatch point for specialised kernels (the im2col core already takes a
 // shortcut for 1x1 stride-1 convolutions).
 func (c *Conv2D) forwardImage(x, y []float32) {
+	if c.forwardWinograd(x, y) {
+		return
+	}
 	c.core.forward(c.weight.Value.Data, x, y)
 	if c.bias != nil {
 		addBias(y, c.bias.Value.Data, c.core.g.oh*c.core.g.ow)
@@ -242,6 +246,9 @@ func (c *Conv2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 // dw is not nil, accumulates the weight gradient into it. Like forwardImage
 // it is the dispatch point for specialised kernels.
 func (c *Conv2D) backwardImage(x, dy, dx, dw []float32) {
+	if c.backwardWinograd(x, dy, dx, dw) {
+		return
+	}
 	c.core.backward(c.weight.Value.Data, x, dy, dx, dw)
 }
 

@@ -1,0 +1,63 @@
+package nn
+
+// Conv2D's use of the Winograd engine (winograd.go): convolutions with a 3x3
+// kernel, stride 1, no dilation and one pixel of zero padding on every side
+// take it for the forward pass and for the input gradient; the weight
+// gradient stays with the im2col core.
+
+// winogradEngine returns the layer's Winograd engine, creating it on first
+// use, or nil when the convolution (as prepared for the current input size)
+// does not suit one.
+func (c *Conv2D) winogradEngine() *winograd {
+	k := &c.core
+	g := &k.g
+	if k.kh != 3 || k.kw != 3 || k.stride != 1 || k.dil != 1 || k.groups != 1 ||
+		g.mode != PadExplicit || g.pt != 1 || g.pb != 1 || g.pl != 1 || g.pr != 1 {
+		return nil
+	}
+	if c.wino == nil {
+		c.wino = newWinograd(k.cin, k.cout)
+	}
+	return c.wino
+}
+
+// forwardWinograd computes forwardImage with the Winograd engine and reports
+// whether it could.
+func (c *Conv2D) forwardWinograd(x, y []float32) bool {
+	e := c.winogradEngine()
+	if e == nil {
+		return false
+	}
+	var b []float32
+	if c.bias != nil {
+		b = c.bias.Value.Data
+	}
+	e.forward(c.weight.Value.Data, b, x, y, c.core.g.h, c.core.g.w, false)
+	return true
+}
+
+// backwardWinograd computes backwardImage with the Winograd engine for the
+// input gradient and reports whether it could.
+func (c *Conv2D) backwardWinograd(x, dy, dx, dw []float32) bool {
+	e := c.winogradEngine()
+	if e == nil {
+		return false
+	}
+	if dx != nil {
+		e.backwardInput(c.weight.Value.Data, dy, dx, c.core.g.h, c.core.g.w)
+	}
+	if dw != nil {
+		c.core.backward(c.weight.Value.Data, x, dy, nil, dw)
+	}
+	return true
+}
+
+// WeightsChanged tells the layer that its weight values were modified in
+// place, so transforms cached from them are rebuilt. Replacing most values
+// (an optimiser step) is noticed without it; a change to a few values may
+// not be.
+func (c *Conv2D) WeightsChanged() {
+	if c.wino != nil {
+		c.wino.invalidate()
+	}
+}
