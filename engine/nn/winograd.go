@@ -44,15 +44,6 @@ const (
 // ones are compiled in (tests compare the two).
 var wgUseGo = false
 
-// wgSupported reports whether a convolution can use the Winograd path: a
-// 3x3 kernel, stride 1, no dilation, one group, zero padding of 1 on every
-// side.
-func wgSupported(kh, kw, stride, dil, groups int, opt ConvOpts) bool {
-	return kh == 3 && kw == 3 && stride == 1 && dil == 1 && groups == 1 &&
-		(opt.Pad == PadExplicit || opt.Pad == PadSame) &&
-		(opt.Pad == PadSame || (opt.PadTop == 1 && opt.PadBottom == 1 && opt.PadLeft == 1 && opt.PadRight == 1))
-}
-
 // winograd computes 3x3, stride-1, pad-1 convolutions of one image at a time
 // and their input gradients. It is safe for one goroutine at a time; the
 // work inside a call is spread over GOMAXPROCS workers.
@@ -186,22 +177,70 @@ func wgKernelTransform(g *[9]float32, u *[wgFreqs]float32) {
 	}
 }
 
-// wgTask is the state of one convolution call shared by its workers.
-type wgTask struct {
-	u            []float32
-	cin, cout    int
-	x, y, bias   []float32
-	h, w, tw, th int
-	relu         bool
+// wgPlan is how one call splits its work.
+type wgPlan struct {
+	tw, th       int  // tiles per row, tile rows
+	workers      int  // goroutines sharing the call
+	channelSplit bool // one chunk, workers share channels; else chunks of rows
 	rowsPerChunk int
 	chunks       int
-	next         atomic.Int64
-	ws           []*wgWorkspace
-	phase        int // channel-parallel mode: 1 input transform, 2 products and output
-	channelSplit bool
-	chunkT, ldv  int
-	workers      int
-	wg           sync.WaitGroup
+	ldv          int // row stride of the transformed inputs and products
+	buffers      int // workspaces needed
+}
+
+// plan splits a convolution of an h x wd image from cin to cout channels.
+// When every worker can get at least one chunk of wgMinChunk tiles, workers
+// take whole chunks of tile rows (an even number of chunks of about the
+// target size); otherwise the image is one chunk and the workers share its
+// channels.
+func (w *winograd) plan(cin, cout, h, wd int) wgPlan {
+	var p wgPlan
+	p.tw, p.th = (wd+wgTile-1)/wgTile, (h+wgTile-1)/wgTile
+	p.workers = max(1, runtime.GOMAXPROCS(0))
+	tiles := p.tw * p.th
+	target := wgChunkFloats / (wgFreqs * (cin + cout))
+	target = min(max(target, wgMinChunk), wgMaxChunk)
+	if w.chunkTiles > 0 {
+		target = w.chunkTiles
+	}
+	chunks := p.workers * max(1, (tiles+p.workers*target/2)/(p.workers*target))
+	if w.chunkTiles > 0 {
+		chunks = (tiles + target/2) / target
+	}
+	chunks = min(max(chunks, 1), p.th)
+	p.rowsPerChunk = (p.th + chunks - 1) / chunks
+	p.chunks = (p.th + p.rowsPerChunk - 1) / p.rowsPerChunk
+	p.channelSplit = p.workers > 1 && (tiles < wgMinChunk*p.workers || p.chunks < p.workers)
+	if w.split != 0 {
+		p.channelSplit = w.split == 2
+	}
+	p.buffers = min(p.workers, p.chunks)
+	if p.channelSplit {
+		p.rowsPerChunk, p.chunks, p.buffers = p.th, 1, 1
+	}
+	p.ldv = (p.rowsPerChunk*p.tw + 16 + 15) &^ 15
+	return p
+}
+
+// workspaceBytes is the size of the workspaces a call on an h x wd image
+// borrows (they are kept for later calls).
+func (w *winograd) workspaceBytes(h, wd int) int {
+	p := w.plan(w.cin, w.cout, h, wd)
+	return 4 * p.buffers * wgFreqs * (w.cin + w.cout) * p.ldv
+}
+
+// wgTask is the state of one convolution call shared by its workers.
+type wgTask struct {
+	wgPlan
+	u          []float32
+	cin, cout  int
+	x, y, bias []float32
+	h, w       int
+	relu       bool
+	next       atomic.Int64
+	ws         []*wgWorkspace
+	phase      int // channel-parallel mode: 1 input transform, 2 products and output
+	wg         sync.WaitGroup
 }
 
 // wgWorkspace is one worker's transformed inputs and products.
@@ -217,37 +256,8 @@ func (w *winograd) run(u []float32, cin, cout int, x, y []float32, h, wd int, bi
 	}
 	t := &w.task
 	t.u, t.cin, t.cout, t.x, t.y, t.bias, t.h, t.w, t.relu = u, cin, cout, x, y, bias, h, wd, relu
-	t.tw, t.th = (wd+wgTile-1)/wgTile, (h+wgTile-1)/wgTile
-	t.workers = max(1, runtime.GOMAXPROCS(0))
-
-	target := wgChunkFloats / (wgFreqs * (cin + cout))
-	target = min(max(target, wgMinChunk), wgMaxChunk)
-	if w.chunkTiles > 0 {
-		target = w.chunkTiles
-	}
-	t.rowsPerChunk = max(1, (target+t.tw/2)/t.tw)
-	t.chunks = (t.th + t.rowsPerChunk - 1) / t.rowsPerChunk
-	t.channelSplit = t.workers > 1 && t.chunks < 2*t.workers && t.th*t.tw < 2*wgMinChunk*t.workers
-	if w.split != 0 {
-		t.channelSplit = w.split == 2
-	}
-	if !t.channelSplit && w.chunkTiles == 0 && t.chunks < t.workers && t.th >= t.workers {
-		// Enough tiles for every worker, just not in chunks of the target
-		// size: split the rows evenly instead.
-		t.chunks = t.workers
-		t.rowsPerChunk = (t.th + t.workers - 1) / t.workers
-		t.chunks = (t.th + t.rowsPerChunk - 1) / t.rowsPerChunk
-	}
-	if t.channelSplit {
-		t.rowsPerChunk, t.chunks = t.th, 1
-	}
-	t.chunkT = t.rowsPerChunk * t.tw
-	t.ldv = (t.chunkT + 16 + 15) &^ 15
-	nws := t.workers
-	if t.channelSplit {
-		nws = 1
-	}
-	t.ws = getWorkspaces(t.ws[:0], nws, wgFreqs*cin*t.ldv, wgFreqs*cout*t.ldv)
+	t.wgPlan = w.plan(cin, cout, h, wd)
+	t.ws = getWorkspaces(t.ws[:0], t.buffers, wgFreqs*cin*t.ldv, wgFreqs*cout*t.ldv)
 	if t.channelSplit {
 		t.phase = 1
 		parallelRun(t, &t.wg, t.workers)
@@ -255,7 +265,7 @@ func (w *winograd) run(u []float32, cin, cout int, x, y []float32, h, wd int, bi
 		parallelRun(t, &t.wg, t.workers)
 	} else {
 		t.next.Store(0)
-		parallelRun(t, &t.wg, min(t.workers, t.chunks))
+		parallelRun(t, &t.wg, t.buffers)
 	}
 	putWorkspaces(t.ws)
 	clear(t.ws)
