@@ -25,9 +25,10 @@ endif
 export GOFLAGS ?= -buildvcs=false
 
 # Debian/Ubuntu packages. Build: cgo, OpenGL/X11 for Fyne, GTK 3 for the
-# native file dialog, OpenBLAS for the engine. Test: Xvfb for the smoke
+# native file dialog, OpenBLAS for the engine, CA certificates for the Go
+# module proxy. Test: Xvfb for the smoke
 # test and ImageMagick for its screenshot. npm fetches some models.
-DEB_BUILD := gcc libc6-dev pkg-config libgl1-mesa-dev xorg-dev libgtk-3-dev libopenblas-dev
+DEB_BUILD := ca-certificates gcc libc6-dev pkg-config libgl1-mesa-dev xorg-dev libgtk-3-dev libopenblas-dev
 DEB_TEST  := xvfb xauth x11-utils imagemagick
 DEB_BENCH := python3-torch
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
