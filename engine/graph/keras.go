@@ -276,6 +276,8 @@ func (b *kerasBuilder) layer(l *model.Layer) error {
 		return b.g.AddLayer(l.Name, &flatten{inner: nn.NewGlobalAvgPool()}, in)
 	case "Flatten":
 		return b.g.AddLayer(l.Name, &flatten{channelsLast: true}, in)
+	case "UpSampling2D":
+		return b.upsample(l, in)
 	case "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout":
 		// Identity at inference time.
 		return b.g.Alias(l.Name, in)
@@ -611,4 +613,22 @@ func (b *kerasBuilder) concat(l *model.Layer, ins []string) error {
 		return unsupported(l, fmt.Sprintf("Concatenate with %d inputs", len(ins)))
 	}
 	return b.g.AddMulti(l.Name, newConcat(), ins...)
+}
+
+func (b *kerasBuilder) upsample(l *model.Layer, in string) error {
+	var c struct {
+		Interpolation string `json:"interpolation"`
+	}
+	if err := l.DecodeConfig(&c); err != nil {
+		return err
+	}
+	if c.Interpolation != "" && c.Interpolation != "nearest" {
+		// Keras' bilinear resize changed pixel centres between TF 1 and 2.
+		return unsupported(l, "interpolation "+c.Interpolation)
+	}
+	f, err := square(l, "size", l.Size, 2)
+	if err != nil {
+		return err
+	}
+	return b.g.AddLayer(l.Name, nn.NewUpsample(f, nn.Nearest), in)
 }

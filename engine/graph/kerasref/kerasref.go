@@ -275,6 +275,19 @@ func (r *runner) layer(l *model.Layer, ins []*Tensor) (*Tensor, error) {
 		return y, nil
 	case "Flatten":
 		return &Tensor{N: x.N, H: 1, W: 1, C: x.H * x.W * x.C, D: x.D}, nil
+	case "UpSampling2D": // nearest: every pixel repeated fy x fx times
+		fy, fx := pair(l.Size, 2)
+		y := New(x.N, x.H*fy, x.W*fx, x.C)
+		for n := 0; n < x.N; n++ {
+			for yy := 0; yy < y.H; yy++ {
+				for xx := 0; xx < y.W; xx++ {
+					for c := 0; c < x.C; c++ {
+						y.D[((n*y.H+yy)*y.W+xx)*y.C+c] = x.at(n, yy/fy, xx/fx, c)
+					}
+				}
+			}
+		}
+		return y, nil
 	case "Dropout":
 		return x, nil
 	}
