@@ -227,6 +227,29 @@ func TestResNet50Taps(t *testing.T) {
 	}
 }
 
+func TestResNet50NoAllocations(t *testing.T) {
+	r := newResNet(t, ResNet50Options{Softmax: true})
+	img := loadImage(t, "content/golden_gate.jpg", 32, 32)
+	taps := r.DefaultStyleTaps()
+	grads := map[string]*tensor.Tensor{}
+	step := func() {
+		outs, err := r.Extract(img, taps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tap := range taps {
+			if grads[tap] == nil {
+				grads[tap] = outs[tap].Clone()
+			}
+		}
+		r.Backward(grads)
+	}
+	step()
+	if n := testing.AllocsPerRun(3, step); n != 0 {
+		t.Errorf("Extract+Backward allocates %v times per iteration", n)
+	}
+}
+
 func BenchmarkResNet50(b *testing.B) {
 	r := newResNet(b, ResNet50Options{Softmax: true})
 	taps := r.DefaultStyleTaps()
@@ -241,6 +264,7 @@ func BenchmarkResNet50(b *testing.B) {
 			for _, tap := range taps {
 				grads[tap] = outs[tap].Clone()
 			}
+			r.Backward(grads) // warm up: the first backward makes the gradient buffers
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := r.Extract(img, taps); err != nil {

@@ -48,7 +48,14 @@ const (
 )
 
 // FromKeras builds a graph from a Keras functional (or Sequential) topology
-// and its weights. Every layer becomes a node named after it (Conv2D and
+// and its weights. Supported classes: InputLayer, Conv2D, Dense, Activation
+// (linear, relu, tanh, sigmoid, softmax), ReLU, LeakyReLU,
+// BatchNormalization (channel axis), Add, Concatenate (channel axis),
+// ZeroPadding2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
+// Flatten, UpSampling2D (nearest) and the inference-time identities
+// (Dropout and friends); anything else needs KerasOptions.Custom.
+//
+// Every layer becomes a node named after it (Conv2D and
 // Dense with an activation become two nodes, see PreActSuffix). A
 // BatchNormalization directly after a Conv2D with no activation and no other
 // consumer is folded into that convolution (the convolution's own name then
