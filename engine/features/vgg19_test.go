@@ -66,6 +66,42 @@ func TestVGG19MatchesReference(t *testing.T) {
 	}
 }
 
+// TestVGG19Batch checks that a batch of two images gives each image's own
+// features and that the gradient of each comes back in its own slot.
+func TestVGG19Batch(t *testing.T) {
+	v := sharedVGG(t)
+	a := loadImage(t, "content/tubingen.jpg", 20, 16)
+	b := loadImage(t, "content/golden_gate.jpg", 20, 16)
+	batch := tensor.New(2, 3, 16, 20)
+	copy(batch.Data, a.Data)
+	copy(batch.Data[len(a.Data):], b.Data)
+	taps := []string{"relu2_1"}
+	single := func(img *tensor.Tensor) (f, g *tensor.Tensor) {
+		outs, err := v.Extract(img, taps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f = outs["relu2_1"].Clone()
+		return f, v.Backward(map[string]*tensor.Tensor{"relu2_1": f}).Clone()
+	}
+	fa, ga := single(a)
+	fb, gb := single(b)
+	fab, gab := single(batch)
+	half := len(fab.Data) / 2
+	for _, c := range []struct {
+		name      string
+		got, want []float32
+	}{
+		{"features of image 0", fab.Data[:half], fa.Data}, {"features of image 1", fab.Data[half:], fb.Data},
+		{"gradient of image 0", gab.Data[:len(ga.Data)], ga.Data}, {"gradient of image 1", gab.Data[len(ga.Data):], gb.Data},
+	} {
+		d := tensor.MaxAbsDiff(tensor.FromData(c.got, len(c.got)), tensor.FromData(c.want, len(c.want)))
+		if scale := tensor.FromData(c.want, len(c.want)).Norm(); d > 1e-4*scale {
+			t.Errorf("%s differs from the single-image run by %g", c.name, d)
+		}
+	}
+}
+
 func TestVGG19Taps(t *testing.T) {
 	v := sharedVGG(t)
 	taps := v.Taps()

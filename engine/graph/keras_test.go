@@ -444,6 +444,33 @@ func TestFromKerasErrors(t *testing.T) {
 	})
 }
 
+// TestFromKerasSequential builds a Sequential model without an InputLayer:
+// its first layer reads the graph input.
+func TestFromKerasSequential(t *testing.T) {
+	doc := `{"modelTopology": {"model_config": {"class_name": "Sequential", "config": {"name": "seq", "layers": [
+		{"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [3, 3], "strides": [1, 1], "padding": "same",
+			"activation": "relu", "use_bias": true, "batch_input_shape": [null, null, null, 3]}},
+		{"class_name": "MaxPooling2D", "config": {"name": "p", "pool_size": [2, 2], "padding": "valid"}}]}}}}`
+	m, err := model.ParseLayersModel([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newMemWeights(4)
+	w.conv("c", 3, 3, 3, 2)
+	g, err := FromKeras(m.Topology, w, KerasOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := imageTensor(1, 1, 3, 6, 6)
+	outs, err := g.Forward(x, []string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tensor.ShapeEqual(outs[0].Shape, []int{1, 2, 3, 3}) {
+		t.Errorf("output shape %v", outs[0].Shape)
+	}
+}
+
 func TestFromKerasNoAllocations(t *testing.T) {
 	top, w := resLike(t)
 	g, err := FromKeras(top, w, KerasOptions{})
