@@ -82,6 +82,9 @@ func (s *Store) Fetch(ctx context.Context, e *Entry, opts FetchOptions) error {
 
 // wanted returns the files of e that are not yet in place with a matching
 // hash (the stamp's hash stands for unpinned files).
+// The returned files carry the hash to check: the manifest's, or for
+// unpinned files the one recorded on first download (so a file that changed
+// upstream is refused rather than silently trusted anew).
 func (s *Store) wanted(e *Entry) ([]File, map[string]string, error) {
 	dir := s.Dir(e)
 	stamp, err := readStamp(dir)
@@ -92,11 +95,10 @@ func (s *Store) wanted(e *Entry) ([]File, map[string]string, error) {
 	var todo []File
 	for _, f := range e.Files {
 		size, sum, err := hashFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
-		want := f.SHA256
-		if want == "" {
-			want = stamp[f.Path]
+		if f.SHA256 == "" {
+			f.SHA256 = stamp[f.Path]
 		}
-		if err == nil && (f.Size == 0 || size == f.Size) && (want == "" || sum == want) {
+		if err == nil && (f.Size == 0 || size == f.Size) && (f.SHA256 == "" || sum == f.SHA256) {
 			known[f.Path] = sum
 			continue
 		}
@@ -125,8 +127,11 @@ func (s *Store) fetchURL(ctx context.Context, e *Entry, opts FetchOptions) error
 		}
 		u := base.ResolveReference(&url.URL{Path: f.Path})
 		sum, err := d.Download(ctx, u.String(), filepath.Join(dir, filepath.FromSlash(f.Path)), f.Size, f.SHA256)
+		if errors.Is(err, ErrHashMismatch) && !pinned(e, f.Path) {
+			return fmt.Errorf("%w (the expected hash may be the one recorded on the first download: delete %s to accept the new file)", err, dir)
+		}
 		if err != nil {
-			if e.Source.HowToGet != "" && !errors.Is(err, ErrHashMismatch) {
+			if e.Source.HowToGet != "" {
 				return fmt.Errorf("%w\n%s", err, e.Source.HowToGet)
 			}
 			return err
@@ -134,6 +139,16 @@ func (s *Store) fetchURL(ctx context.Context, e *Entry, opts FetchOptions) error
 		known[f.Path] = sum
 	}
 	return s.stampKnown(e, known)
+}
+
+// pinned reports whether the manifest gives the hash of e's file path.
+func pinned(e *Entry, path string) bool {
+	for _, f := range e.Files {
+		if f.Path == path {
+			return f.SHA256 != ""
+		}
+	}
+	return false
 }
 
 func (s *Store) stampKnown(e *Entry, known map[string]string) error {

@@ -218,6 +218,20 @@ func TestFetchURL(t *testing.T) {
 		t.Fatalf("changed unpinned file: %v", err)
 	}
 
+	t.Run("upstream changed an unpinned file", func(t *testing.T) {
+		files["/m/model.json"] = []byte(`{"a":3}`)
+		os.Remove(filepath.Join(s.Root, "v", "model.json"))
+		err := s.Fetch(context.Background(), e, FetchOptions{Downloader: fastDownloader(nil)})
+		if !errors.Is(err, ErrHashMismatch) {
+			t.Fatalf("%v, want ErrHashMismatch against the first download's hash", err)
+		}
+		wantErr(t, err, "recorded on the first download", filepath.Join(s.Root, "v"))
+		// Deleting the model folder accepts the new file.
+		os.RemoveAll(filepath.Join(s.Root, "v"))
+		if err := s.Fetch(context.Background(), e, FetchOptions{Downloader: fastDownloader(nil)}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("offline", func(t *testing.T) {
 		dead := httptest.NewServer(http.NotFoundHandler())
 		dead.Close()
