@@ -51,6 +51,7 @@ func Run(ctx context.Context, opts Options) error {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	s := newStudio(a, opts, nativePick)
+	s.preload()
 	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
 	defer stop()
 	s.window.ShowAndRun()
@@ -68,15 +69,18 @@ type studio struct {
 	lowRes         *pane // Upscale tab
 	panes          []*pane
 
+	// onUI runs f on the UI goroutine and waits: fyne.DoAndWait, except in
+	// tests, where Fyne's test driver would run f on the calling goroutine.
+	onUI    func(f func())
 	pick    picker         // nil once the native dialog has failed: Fyne's is used
 	lastDir string         // folder of the last image opened; UI goroutine only
 	pending sync.WaitGroup // image loads and file choices in flight
 }
 
-// newStudio builds the window (not yet shown) for app a. Images named in
-// opts start loading at once.
+// newStudio builds the window (not yet shown) for app a; preload then opens
+// the images named in opts.
 func newStudio(a fyne.App, opts Options, pick picker) *studio {
-	s := &studio{window: a.NewWindow("Atelier"), opts: opts, pick: pick}
+	s := &studio{window: a.NewWindow("Atelier"), opts: opts, pick: pick, onUI: fyne.DoAndWait}
 	s.content = s.newPane("Content", "content image")
 	s.style = s.newPane("Style", "style image")
 	s.sample = s.newPane("Texture sample", "sample image")
@@ -89,14 +93,17 @@ func newStudio(a fyne.App, opts Options, pick picker) *studio {
 	)
 	s.window.SetContent(s.tabs)
 	s.window.Resize(fyne.NewSize(1100, 720))
-
-	if opts.Content != "" {
-		s.load(s.content, opts.Content)
-	}
-	if opts.Style != "" {
-		s.load(s.style, opts.Style)
-	}
 	return s
+}
+
+// preload starts loading the images named on the command line.
+func (s *studio) preload() {
+	if s.opts.Content != "" {
+		s.load(s.content, s.opts.Content)
+	}
+	if s.opts.Style != "" {
+		s.load(s.style, s.opts.Style)
+	}
 }
 
 func (s *studio) newPane(title, role string) *pane {
@@ -119,7 +126,7 @@ func (s *studio) choose(p *pane) {
 	go func() {
 		defer s.pending.Done()
 		path, err := pick("Open "+p.role, dir)
-		fyne.DoAndWait(func() {
+		s.onUI(func() {
 			s.setOpenEnabled(true)
 			switch {
 			case err == nil:
@@ -168,7 +175,7 @@ func (s *studio) load(p *pane, path string) {
 	go func() {
 		defer s.pending.Done()
 		pv, err := loadPreview(path)
-		fyne.DoAndWait(func() {
+		s.onUI(func() {
 			if ticket != p.loads {
 				return // superseded by a later choice
 			}

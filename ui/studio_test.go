@@ -8,12 +8,29 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 )
+
+// newTestStudio builds a studio on Fyne's test app whose UI callbacks are
+// serialised by a lock, as the real driver's single UI goroutine does, and
+// preloads opts. Test code that changes the studio's state while loads
+// may run goes through s.onUI too.
+func newTestStudio(t *testing.T, opts Options, pick picker) *studio {
+	s := newStudio(test.NewTempApp(t), opts, pick)
+	var mu sync.Mutex
+	s.onUI = func(f func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		f()
+	}
+	s.onUI(s.preload)
+	return s
+}
 
 // noPick fails the test if a file dialog is asked for.
 func noPick(t *testing.T) picker {
@@ -75,7 +92,7 @@ func writePNG(t *testing.T, path string, w, h int) {
 }
 
 func TestStudioWindow(t *testing.T) {
-	s := newStudio(test.NewTempApp(t), Options{}, noPick(t))
+	s := newTestStudio(t, Options{}, noPick(t))
 	if got := s.window.Title(); got != "Atelier" {
 		t.Errorf("title = %q, want Atelier", got)
 	}
@@ -133,7 +150,7 @@ func TestOpenBadImageShowsError(t *testing.T) {
 		{"folder", dir, "it is a folder, not an image."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStudio(test.NewTempApp(t), Options{}, noPick(t))
+			s := newTestStudio(t, Options{}, noPick(t))
 			s.load(s.content, tc.path)
 			s.pending.Wait()
 			got := overlayText(s.window)
@@ -164,7 +181,7 @@ func TestOpenImageShowsPreview(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.Fields(tc.wantCaption)[0])
 			writePNG(t, path, tc.w, tc.h)
-			s := newStudio(test.NewTempApp(t), Options{}, noPick(t))
+			s := newTestStudio(t, Options{}, noPick(t))
 			s.load(s.style, path)
 			s.pending.Wait()
 			if msg := overlayText(s.window); msg != "" {
@@ -213,7 +230,7 @@ func TestOpenButton(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var asked, askedDir string
 			pick := func(title, dir string) (string, error) { asked, askedDir = title, dir; return tc.path, tc.err }
-			s := newStudio(test.NewTempApp(t), Options{}, pick)
+			s := newTestStudio(t, Options{}, pick)
 			test.Tap(s.content.open)
 			s.pending.Wait()
 			if asked != "Open content image" || askedDir != "" {
@@ -248,9 +265,11 @@ func TestLatestChoiceWins(t *testing.T) {
 	big, small := filepath.Join(dir, "big.png"), filepath.Join(dir, "small.png")
 	writePNG(t, big, 2400, 1600) // slower to decode than small
 	writePNG(t, small, 8, 8)
-	s := newStudio(test.NewTempApp(t), Options{}, noPick(t))
-	s.load(s.content, big)
-	s.load(s.content, small)
+	s := newTestStudio(t, Options{}, noPick(t))
+	s.onUI(func() {
+		s.load(s.content, big)
+		s.load(s.content, small)
+	})
 	s.pending.Wait()
 	if s.content.path != small {
 		t.Errorf("pane shows %q, want the later choice %q", s.content.path, small)
@@ -261,7 +280,7 @@ func TestOptionsPreload(t *testing.T) {
 	dir := t.TempDir()
 	content := filepath.Join(dir, "c.png")
 	writePNG(t, content, 40, 30)
-	s := newStudio(test.NewTempApp(t), Options{Content: content, Autostart: true}, noPick(t))
+	s := newTestStudio(t, Options{Content: content, Autostart: true}, noPick(t))
 	s.pending.Wait()
 	if s.content.path != content || s.content.image.Image == nil {
 		t.Errorf("content pane shows %q, want %q", s.content.path, content)
@@ -280,7 +299,7 @@ func TestOpenStartsInLastFolder(t *testing.T) {
 	writePNG(t, good, 8, 8)
 	var askedDir string
 	pick := func(_, dir string) (string, error) { askedDir = dir; return "", errPickCancelled }
-	s := newStudio(test.NewTempApp(t), Options{Content: good}, pick)
+	s := newTestStudio(t, Options{Content: good}, pick)
 	s.pending.Wait()
 	test.Tap(s.style.open)
 	s.pending.Wait()
