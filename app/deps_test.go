@@ -10,7 +10,7 @@ import (
 )
 
 // goListDeps returns every package the given patterns depend on,
-// themselves included.
+// their tests and themselves included.
 func goListDeps(t *testing.T, patterns ...string) []string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -19,7 +19,7 @@ func goListDeps(t *testing.T, patterns ...string) []string {
 	}
 	root := repoRoot(t)
 	statSources(t, root)
-	cmd := exec.Command(goBin, append([]string{"list", "-deps"}, patterns...)...)
+	cmd := exec.Command(goBin, append([]string{"list", "-deps", "-test"}, patterns...)...)
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
@@ -27,11 +27,11 @@ func goListDeps(t *testing.T, patterns ...string) []string {
 		if ee, ok := err.(*exec.ExitError); ok {
 			msg = string(ee.Stderr)
 		}
-		t.Fatalf("go list -deps %v: %v\n%s", patterns, err, msg)
+		t.Fatalf("go list -deps -test %v: %v\n%s", patterns, err, msg)
 	}
 	deps := strings.Fields(string(out))
 	if len(deps) == 0 {
-		t.Fatalf("go list -deps %v listed nothing", patterns)
+		t.Fatalf("go list -deps -test %v listed nothing", patterns)
 	}
 	return deps
 }
