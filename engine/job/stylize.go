@@ -1,0 +1,202 @@
+package job
+
+import "math"
+
+// ColourMode says whose colours the result keeps.
+type ColourMode string
+
+// The colour modes.
+const (
+	ColourStyle     ColourMode = ""          // the style's colours (classic transfer)
+	ColourLuminance ColourMode = "luminance" // transfer luminance only; keep the content's colours
+)
+
+// Optimizers.
+const (
+	OptimizerLBFGS = "lbfgs"
+	OptimizerAdam  = "adam"
+)
+
+// Feature networks.
+const (
+	NetworkAuto     = ""         // the best present: full VGG19, else ResNet-50, else partial VGG19
+	NetworkVGG19    = "vgg19"    // VGG19 (the full one when downloaded, else the partial reference copy)
+	NetworkResNet50 = "resnet50" // ResNet-50 with softmax-transformed features
+)
+
+// Defaults of StylizeOptions (fields left at zero take them; see
+// StylizeOptions.WithDefaults).
+const (
+	DefaultSize          = 512
+	DefaultContentWeight = 5
+	DefaultStyleWeight   = 100
+	DefaultTVWeight      = 1e-3
+	DefaultIterations    = 300
+	DefaultScales        = 1
+	DefaultOptimizer     = OptimizerLBFGS
+	MinSize              = 16 // the smallest output side that still holds features
+	MaxSize              = 8192
+	MaxScales            = 6
+)
+
+// Style is one style image with its mix weight.
+type Style struct {
+	Source
+	// Weight is this style's share of the style target, relative to the
+	// other styles; 0 leaves the style out. No default: the command line
+	// and the studio start at 1.
+	Weight float64 `json:"weight"`
+}
+
+// StylizeOptions are the options of a stylize job (Gatys et al.). Fields
+// marked "0 means ..." take that default; WithDefaults fills them in.
+type StylizeOptions struct {
+	// Content is the picture to repaint. Required.
+	Content Source `json:"content"`
+	// Styles are the style images, mixed by their weights. At least one
+	// with a positive weight is required.
+	Styles []Style `json:"styles"`
+	// MorphTo is a second set of styles; Morph moves the style target from
+	// Styles (0) to MorphTo (1). Default none.
+	MorphTo []Style `json:"morph_to,omitempty"`
+	// Morph is the position between Styles and MorphTo, 0..1. Default 0.
+	Morph float64 `json:"morph,omitempty"`
+
+	// Size is the longer side of the result in pixels; the content image is
+	// scaled to it. 0 means DefaultSize (512).
+	Size int `json:"size"`
+	// ContentWeight weighs the content loss. 0 means DefaultContentWeight.
+	ContentWeight float64 `json:"content_weight"`
+	// StyleWeight weighs the style loss. 0 means DefaultStyleWeight.
+	StyleWeight float64 `json:"style_weight"`
+	// TVWeight weighs the total-variation smoothness term. 0 means
+	// DefaultTVWeight; a negative value turns the term off.
+	TVWeight float64 `json:"tv_weight"`
+	// Colour chooses whose colours the result keeps. Default ColourStyle.
+	Colour ColourMode `json:"colour,omitempty"`
+
+	// Iterations is the number of optimiser iterations over all scales.
+	// 0 means DefaultIterations.
+	Iterations int `json:"iterations"`
+	// Scales is the number of coarse-to-fine scales (each half the size of
+	// the next). 0 means DefaultScales (1: full size only).
+	Scales int `json:"scales"`
+	// Optimizer is OptimizerLBFGS or OptimizerAdam. "" means DefaultOptimizer.
+	Optimizer string `json:"optimizer"`
+	// Network is the feature network (NetworkAuto, NetworkVGG19 or
+	// NetworkResNet50). Default NetworkAuto.
+	Network string `json:"network,omitempty"`
+	// Seed makes the run reproducible. 0 means one chosen at random; the
+	// seed used is recorded in the result's metadata.
+	Seed int64 `json:"seed"`
+	// Init is the starting image: an earlier result to continue from.
+	// Default none: start from the content image.
+	Init Source `json:"init,omitzero"`
+}
+
+// WithDefaults returns o with every zero field that has a default set to
+// it. Seed stays 0 (the runner picks it).
+func (o StylizeOptions) WithDefaults() StylizeOptions {
+	if o.Size == 0 {
+		o.Size = DefaultSize
+	}
+	if o.ContentWeight == 0 {
+		o.ContentWeight = DefaultContentWeight
+	}
+	if o.StyleWeight == 0 {
+		o.StyleWeight = DefaultStyleWeight
+	}
+	if o.TVWeight == 0 {
+		o.TVWeight = DefaultTVWeight
+	}
+	if o.Iterations == 0 {
+		o.Iterations = DefaultIterations
+	}
+	if o.Scales == 0 {
+		o.Scales = DefaultScales
+	}
+	if o.Optimizer == "" {
+		o.Optimizer = DefaultOptimizer
+	}
+	return o
+}
+
+// Validate checks the options' ranges (not the files). The error is a
+// plain sentence wrapping ErrInvalid.
+func (o *StylizeOptions) Validate() error {
+	if o.Content.IsZero() {
+		return invalidf("a content image is needed")
+	}
+	if len(o.Styles) == 0 {
+		return invalidf("at least one style image is needed")
+	}
+	if err := checkMix("style", o.Styles); err != nil {
+		return err
+	}
+	if len(o.MorphTo) > 0 {
+		if err := checkMix("morph-to style", o.MorphTo); err != nil {
+			return err
+		}
+	}
+	if !finite(o.Morph) || o.Morph < 0 || o.Morph > 1 {
+		return invalidf("the morph position must be between 0 and 1")
+	}
+	if o.Morph > 0 && len(o.MorphTo) == 0 {
+		return invalidf("a morph position needs styles to morph to")
+	}
+	if o.Size != 0 && (o.Size < MinSize || o.Size > MaxSize) {
+		return invalidf("the size must be between %d and %d pixels", MinSize, MaxSize)
+	}
+	if !finite(o.ContentWeight) || o.ContentWeight < 0 {
+		return invalidf("the content weight must be a positive number")
+	}
+	if !finite(o.StyleWeight) || o.StyleWeight < 0 {
+		return invalidf("the style weight must be a positive number")
+	}
+	if !finite(o.TVWeight) {
+		return invalidf("the total-variation weight must be a number")
+	}
+	switch o.Colour {
+	case ColourStyle, ColourLuminance:
+	default:
+		return invalidf("%q is not a colour mode (\"\" or luminance)", string(o.Colour))
+	}
+	if o.Iterations < 0 {
+		return invalidf("the number of iterations cannot be negative")
+	}
+	if o.Scales < 0 || o.Scales > MaxScales {
+		return invalidf("the number of scales must be between 1 and %d", MaxScales)
+	}
+	switch o.Optimizer {
+	case "", OptimizerLBFGS, OptimizerAdam:
+	default:
+		return invalidf("%q is not an optimizer (lbfgs or adam)", o.Optimizer)
+	}
+	switch o.Network {
+	case NetworkAuto, NetworkVGG19, NetworkResNet50:
+	default:
+		return invalidf("%q is not a feature network (vgg19 or resnet50)", o.Network)
+	}
+	return nil
+}
+
+func checkMix(what string, styles []Style) error {
+	positive := false
+	for _, s := range styles {
+		if s.IsZero() {
+			return invalidf("a %s has no image", what)
+		}
+		if !finite(s.Weight) || s.Weight < 0 {
+			return invalidf("the %s weight of %s must be zero or more", what, s.String())
+		}
+		if s.Weight > 0 {
+			positive = true
+		}
+	}
+	if !positive {
+		return invalidf("every %s weight is zero: at least one must be positive", what)
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
