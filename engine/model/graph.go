@@ -237,7 +237,7 @@ func (g *GraphModel) Const(name string) (*tensor.Tensor, error) {
 	if !ok || a.Kind != AttrTensor {
 		return nil, fmt.Errorf("model: %s: Const %q has neither weights nor a value: %w", g.source(), name, ErrFormat)
 	}
-	t, err := a.Tensor.Float32()
+	t, err := a.Tensor.float32()
 	if err != nil {
 		return nil, fmt.Errorf("model: %s: Const %q: %w", g.source(), name, err)
 	}
@@ -251,9 +251,18 @@ func (g *GraphModel) source() string {
 	return g.Path
 }
 
-// Float32 decodes an inline tensor (float, int32 or half) into float32. A
-// single value with a larger shape is repeated, as TensorFlow does.
+// Float32 decodes an inline tensor (float, int32, int64, bool or half) into
+// float32. A single value with a larger shape is repeated, as TensorFlow
+// does.
 func (p *TensorProto) Float32() (*tensor.Tensor, error) {
+	t, err := p.float32()
+	if err != nil {
+		return nil, fmt.Errorf("model: inline tensor: %w", err)
+	}
+	return t, nil
+}
+
+func (p *TensorProto) float32() (*tensor.Tensor, error) {
 	shape := make([]int, len(p.Shape.Dims))
 	for i, d := range p.Shape.Dims {
 		if d < 0 || d > math.MaxInt32 {
