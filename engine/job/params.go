@@ -11,6 +11,8 @@ type Params struct {
 	ContentWeight *float64 `json:"content_weight,omitempty"`
 	// StyleWeight replaces StylizeOptions.StyleWeight.
 	StyleWeight *float64 `json:"style_weight,omitempty"`
+	// StyleRatio replaces StylizeOptions.StyleRatio (0 turns it off).
+	StyleRatio *float64 `json:"style_ratio,omitempty"`
 	// StyleMix replaces the mix weights of Styles, in their order; it must
 	// have one weight per style, non-negative, at least one positive.
 	StyleMix []float64 `json:"style_mix,omitempty"`
@@ -26,7 +28,7 @@ type Params struct {
 
 // IsZero reports Params that change nothing.
 func (p Params) IsZero() bool {
-	return p.ContentWeight == nil && p.StyleWeight == nil && p.StyleMix == nil && p.MorphMix == nil &&
+	return p.ContentWeight == nil && p.StyleWeight == nil && p.StyleRatio == nil && p.StyleMix == nil && p.MorphMix == nil &&
 		p.Morph == nil && p.TVWeight == nil && p.Colour == nil
 }
 
@@ -38,6 +40,9 @@ func (p Params) Merge(q Params) Params {
 	}
 	if q.StyleWeight != nil {
 		p.StyleWeight = Float(*q.StyleWeight)
+	}
+	if q.StyleRatio != nil {
+		p.StyleRatio = Float(*q.StyleRatio)
 	}
 	if q.StyleMix != nil {
 		p.StyleMix = slices.Clone(q.StyleMix)

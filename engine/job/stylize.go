@@ -7,8 +7,10 @@ type ColourMode string
 
 // The colour modes.
 const (
-	ColourStyle     ColourMode = ""          // the style's colours (classic transfer)
-	ColourLuminance ColourMode = "luminance" // transfer luminance only; keep the content's colours
+	ColourStyle         ColourMode = ""               // the style's colours (classic transfer)
+	ColourLuminance     ColourMode = "luminance"      // transfer luminance only; keep the content's colours
+	ColourMatch         ColourMode = "match"          // recolour the styles to the content's palette first (PCA)
+	ColourMatchCholesky ColourMode = "match-cholesky" // the same with the Cholesky transform
 )
 
 // Optimizers.
@@ -24,32 +26,41 @@ const (
 	NetworkResNet50 = "resnet50" // ResNet-50 with softmax-transformed features
 )
 
-// Defaults of StylizeOptions (fields left at zero take them; see
+// Starting images.
+const (
+	InitContent = ""      // start from the content image
+	InitNoise   = "noise" // start from noise drawn from Seed
+	InitStyle   = "style" // start from the first style image
+)
+
+// Defaults of StylizeOptions: fields left at zero take them (see
 // StylizeOptions.WithDefaults).
 const (
-	DefaultSize          = 512
-	DefaultContentWeight = 5
-	DefaultStyleWeight   = 100
-	DefaultTVWeight      = 1e-3
-	DefaultIterations    = 300
-	DefaultScales        = 1
-	DefaultOptimizer     = OptimizerLBFGS
-	MinSize              = 16 // the smallest output side that still holds features
-	MaxSize              = 8192
-	MaxScales            = 6
+	DefaultSize             = 512
+	DefaultContentWeight    = 5
+	DefaultStyleWeight      = 100
+	DefaultTVWeight         = 0.1
+	DefaultIterations       = 200
+	DefaultCoarseIterations = 100
+	DefaultStyleScale       = 1
+	DefaultLearningRate     = 5
+	DefaultOptimizer        = OptimizerLBFGS
+	MinSize                 = 16 // the smallest output side
+	MaxSize                 = 8192
+	MaxScales               = 6
 )
 
 // Style is one style image with its mix weight.
 type Style struct {
 	Source
 	// Weight is this style's share of the style target, relative to the
-	// other styles; 0 leaves the style out. No default: the command line
-	// and the studio start at 1.
+	// other styles of its set; 0 leaves the style out (it may be steered in
+	// later). No default: the command line and the studio start at 1.
 	Weight float64 `json:"weight"`
 }
 
-// StylizeOptions are the options of a stylize job (Gatys et al.). Fields
-// marked "0 means ..." take that default; WithDefaults fills them in.
+// StylizeOptions are the options of a stylize job (Gatys, Ecker and Bethge
+// 2016). Fields documented "0 means X" take X; WithDefaults fills them in.
 type StylizeOptions struct {
 	// Content is the picture to repaint. Required.
 	Content Source `json:"content"`
@@ -65,37 +76,53 @@ type StylizeOptions struct {
 	// Size is the longer side of the result in pixels; the content image is
 	// scaled to it. 0 means DefaultSize (512).
 	Size int `json:"size"`
-	// ContentWeight weighs the content loss. 0 means DefaultContentWeight.
+	// ContentWeight weighs the content loss. 0 means DefaultContentWeight
+	// (5).
 	ContentWeight float64 `json:"content_weight"`
-	// StyleWeight weighs the style loss. 0 means DefaultStyleWeight.
+	// StyleWeight weighs the style loss. 0 means DefaultStyleWeight (100).
 	StyleWeight float64 `json:"style_weight"`
+	// StyleRatio, when positive, is the single content/style control: the
+	// style weight becomes StyleRatio x ContentWeight and StyleWeight is
+	// ignored. Default 0 (StyleWeight applies).
+	StyleRatio float64 `json:"style_ratio,omitempty"`
 	// TVWeight weighs the total-variation smoothness term. 0 means
-	// DefaultTVWeight; a negative value turns the term off.
+	// DefaultTVWeight (0.1); a negative value turns the term off.
 	TVWeight float64 `json:"tv_weight"`
 	// Colour chooses whose colours the result keeps. Default ColourStyle.
 	Colour ColourMode `json:"colour,omitempty"`
+	// StyleScale sizes the style images relative to the result (larger:
+	// bigger brush strokes). 0 means DefaultStyleScale (1).
+	StyleScale float64 `json:"style_scale,omitempty"`
 
-	// Iterations is the number of optimiser iterations over all scales.
-	// 0 means DefaultIterations.
+	// Iterations is the number of optimiser iterations at full size.
+	// 0 means DefaultIterations (200).
 	Iterations int `json:"iterations"`
-	// Scales is the number of coarse-to-fine scales (each half the size of
-	// the next). 0 means DefaultScales (1: full size only).
-	Scales int `json:"scales"`
-	// Optimizer is OptimizerLBFGS or OptimizerAdam. "" means DefaultOptimizer.
+	// CoarseIterations is the number at each coarser scale. 0 means
+	// DefaultCoarseIterations (100), but never more than Iterations.
+	CoarseIterations int `json:"coarse_iterations,omitempty"`
+	// Scales is the number of coarse-to-fine passes, each twice the size
+	// of the one before. 0 means automatic: as many as keep the first pass
+	// at least 128 px, at most 4.
+	Scales int `json:"scales,omitempty"`
+	// Optimizer is OptimizerLBFGS or OptimizerAdam. "" means
+	// DefaultOptimizer (L-BFGS).
 	Optimizer string `json:"optimizer"`
+	// LearningRate is Adam's step in pixel units (0..255). 0 means
+	// DefaultLearningRate (5). L-BFGS ignores it.
+	LearningRate float64 `json:"learning_rate,omitempty"`
 	// Network is the feature network (NetworkAuto, NetworkVGG19 or
 	// NetworkResNet50). Default NetworkAuto.
 	Network string `json:"network,omitempty"`
-	// Seed makes the run reproducible. 0 means one chosen at random; the
-	// seed used is recorded in the result's metadata.
+	// Init is the starting image (InitContent, InitNoise or InitStyle).
+	// Default InitContent.
+	Init string `json:"init,omitempty"`
+	// Seed seeds the random start (InitNoise); runs with the same options
+	// and seed give the same image. Default 0.
 	Seed int64 `json:"seed"`
-	// Init is the starting image: an earlier result to continue from.
-	// Default none: start from the content image.
-	Init Source `json:"init,omitzero"`
 }
 
 // WithDefaults returns o with every zero field that has a default set to
-// it. Seed stays 0 (the runner picks it).
+// it (Scales stays 0, automatic; Seed stays as it is).
 func (o StylizeOptions) WithDefaults() StylizeOptions {
 	if o.Size == 0 {
 		o.Size = DefaultSize
@@ -112,11 +139,17 @@ func (o StylizeOptions) WithDefaults() StylizeOptions {
 	if o.Iterations == 0 {
 		o.Iterations = DefaultIterations
 	}
-	if o.Scales == 0 {
-		o.Scales = DefaultScales
+	if o.CoarseIterations == 0 {
+		o.CoarseIterations = min(DefaultCoarseIterations, o.Iterations)
+	}
+	if o.StyleScale == 0 {
+		o.StyleScale = DefaultStyleScale
 	}
 	if o.Optimizer == "" {
 		o.Optimizer = DefaultOptimizer
+	}
+	if o.LearningRate == 0 && o.Optimizer == OptimizerAdam {
+		o.LearningRate = DefaultLearningRate
 	}
 	return o
 }
@@ -153,15 +186,27 @@ func (o *StylizeOptions) Validate() error {
 	if !finite(o.StyleWeight) || o.StyleWeight < 0 {
 		return invalidf("the style weight must be a positive number")
 	}
+	if !finite(o.StyleRatio) || o.StyleRatio < 0 {
+		return invalidf("the style ratio must be a positive number")
+	}
 	if !finite(o.TVWeight) {
 		return invalidf("the total-variation weight must be a number")
 	}
-	switch o.Colour {
-	case ColourStyle, ColourLuminance:
-	default:
-		return invalidf("%q is not a colour mode (\"\" or luminance)", string(o.Colour))
+	if !finite(o.StyleScale) || o.StyleScale < 0 || o.StyleScale > 8 {
+		return invalidf("the style scale must be between 0 and 8")
 	}
-	if o.Iterations < 0 {
+	if !finite(o.LearningRate) || o.LearningRate < 0 {
+		return invalidf("the learning rate must be a positive number")
+	}
+	if !o.Colour.Valid() {
+		return invalidf("%q is not a colour mode (luminance, match or match-cholesky)", string(o.Colour))
+	}
+	switch o.Init {
+	case InitContent, InitNoise, InitStyle:
+	default:
+		return invalidf("%q is not a starting image (content, noise or style)", o.Init)
+	}
+	if o.Iterations < 0 || o.CoarseIterations < 0 {
 		return invalidf("the number of iterations cannot be negative")
 	}
 	if o.Scales < 0 || o.Scales > MaxScales {
@@ -178,6 +223,15 @@ func (o *StylizeOptions) Validate() error {
 		return invalidf("%q is not a feature network (vgg19 or resnet50)", o.Network)
 	}
 	return nil
+}
+
+// Valid reports whether m is one of the colour modes.
+func (m ColourMode) Valid() bool {
+	switch m {
+	case ColourStyle, ColourLuminance, ColourMatch, ColourMatchCholesky:
+		return true
+	}
+	return false
 }
 
 func checkMix(what string, styles []Style) error {

@@ -71,6 +71,9 @@ type Update struct {
 	// Out is the file the final image was written to (Done only, when the
 	// request named one).
 	Out string
+	// Notices are plain sentences about what the job did on its own (an
+	// image scaled down, a steering refused); each is sent once.
+	Notices []string
 	// Err says why the job failed, as a plain sentence (Error only).
 	Err error
 }

@@ -96,6 +96,18 @@ func (r *Reporter) Stage(stage string) {
 	r.h.offer(u)
 }
 
+// Notice sends a plain sentence for the user (an image scaled down, a
+// steering refused). Notices are never dropped: one replaced before the
+// reader took it travels on in the next update.
+func (r *Reporter) Notice(msg string) {
+	u := r.latest
+	u.Kind = job.Progress
+	u.Frame = nil
+	u.Elapsed = r.elapsed()
+	u.Notices = []string{msg}
+	r.h.offer(u)
+}
+
 // FrameDue reports whether a preview frame is due after iteration iter:
 // after the first iteration, then once both FrameEvery iterations and
 // FrameInterval have passed since the previous frame.

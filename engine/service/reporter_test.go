@@ -109,3 +109,23 @@ func TestETA(t *testing.T) {
 		t.Errorf("Stage update %+v", u)
 	}
 }
+
+// TestNoticesNeverDropped: notices survive being replaced by later
+// progress, in order, and are delivered once.
+func TestNoticesNeverDropped(t *testing.T) {
+	clk := newFakeClock()
+	h := testHandle()
+	r := newReporter(h, job.Request{}, clk.now)
+	r.Notice("the content image was scaled down")
+	r.Step(step(1, 5), nil)
+	r.Notice("a steering was refused")
+	r.Step(step(2, 5), nil)
+	u := <-h.updates
+	if len(u.Notices) != 2 || u.Notices[0] != "the content image was scaled down" || u.Notices[1] != "a steering was refused" || u.Iteration != 2 {
+		t.Fatalf("got notices %q at iteration %d", u.Notices, u.Iteration)
+	}
+	r.Step(step(3, 5), nil)
+	if u := <-h.updates; len(u.Notices) != 0 {
+		t.Errorf("notices delivered twice: %q", u.Notices)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"image"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -266,7 +267,8 @@ func runSafely(ctx context.Context, r Runner, req job.Request, rep *Reporter) (r
 
 // offer puts u in the one-slot channel, replacing an update the reader has
 // not taken yet. A frame in the replaced update is carried over into u when
-// u has none, so the reader always gets the newest frame. It never blocks:
+// u has none, so the reader always gets the newest frame, and so are its
+// notices, so none is lost. It never blocks:
 // the engine's goroutine is the only sender.
 func (h *Handle) offer(u job.Update) {
 	for {
@@ -282,6 +284,9 @@ func (h *Handle) offer(u job.Update) {
 				if u.Kind == job.Progress {
 					u.Kind = job.Frame
 				}
+			}
+			if len(old.Notices) > 0 {
+				u.Notices = append(slices.Clip(old.Notices), u.Notices...)
 			}
 		default:
 		}
