@@ -3,6 +3,7 @@ package job
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -138,5 +139,33 @@ func TestUpdateKind(t *testing.T) {
 	}
 	if f := (Update{Iteration: 5, Total: 20}).Fraction(); f != 0.25 {
 		t.Errorf("Fraction %v", f)
+	}
+}
+
+func TestPlain(t *testing.T) {
+	base := errors.New("imageio: cannot open c.png: there is no such file")
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{base, "cannot open c.png: there is no such file"},
+		{fmt.Errorf("runner: the content image: %w", base), "the content image: cannot open c.png: there is no such file"},
+		{errors.New("style: invalid request: features: the image is too small."), "invalid request: the image is too small"},
+		{errors.New("modelling: keep me"), "modelling: keep me"},
+	}
+	for _, c := range cases {
+		got := Plain(c.err)
+		if got.Error() != c.want {
+			t.Errorf("Plain(%q) = %q, want %q", c.err, got, c.want)
+		}
+		if !errors.Is(got, c.err) {
+			t.Errorf("Plain(%q) does not wrap the original", c.err)
+		}
+		if Plain(got) != got {
+			t.Errorf("Plain is not idempotent on %q", got)
+		}
+	}
+	if Plain(nil) != nil {
+		t.Error("Plain(nil) != nil")
 	}
 }

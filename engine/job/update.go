@@ -2,6 +2,7 @@ package job
 
 import (
 	"image"
+	"strings"
 	"time"
 )
 
@@ -91,3 +92,45 @@ func (u Update) Fraction() float64 {
 	f := float64(u.Iteration) / float64(u.Total)
 	return min(max(f, 0), 1)
 }
+
+// enginePackages are the prefixes Plain removes from error messages.
+var enginePackages = []string{"job", "service", "runner", "style", "texture", "sr", "fastnet",
+	"imageio", "features", "model", "graph", "nn", "tensor"}
+
+// Plain returns err with a message fit for the user: the engine's package
+// prefixes ("style: ", "imageio: ") are removed wherever they start a
+// clause, and the message carries no trailing full stop. The result wraps
+// err, so errors.Is still sees its sentinels. Plain(nil) is nil.
+func Plain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(plainError); ok {
+		return err
+	}
+	msg := err.Error()
+	for {
+		changed := false
+		for _, p := range enginePackages {
+			if s, ok := strings.CutPrefix(msg, p+": "); ok {
+				msg, changed = s, true
+			}
+			if strings.Contains(msg, ": "+p+": ") {
+				msg, changed = strings.ReplaceAll(msg, ": "+p+": ", ": "), true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	msg = strings.TrimRight(strings.TrimSpace(msg), ".")
+	return plainError{msg: msg, err: err}
+}
+
+type plainError struct {
+	msg string
+	err error
+}
+
+func (e plainError) Error() string { return e.msg }
+func (e plainError) Unwrap() error { return e.err }

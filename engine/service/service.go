@@ -243,7 +243,7 @@ func (h *Handle) run(ctx context.Context, r Runner, req job.Request, rep *Report
 	default:
 		final.Kind = job.Error
 		final.Stage = "failed"
-		final.Err = err
+		final.Err = job.Plain(err)
 	}
 	h.final = final
 	h.deliverFinal(final)
