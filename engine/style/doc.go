@@ -1,0 +1,32 @@
+// Package style is Gatys-style neural style transfer (Gatys, Ecker and
+// Bethge 2016): an image is optimised so that its features in a network
+// (features.Extractor) match the content image's features at one tap and
+// the style images' Gram matrices at several taps.
+//
+// The pieces, each usable alone:
+//
+//   - Losses with analytic gradients: ContentLoss (mean squared error on a
+//     tap), StyleLayer (mean squared error between Gram matrices normalised
+//     by 1/(C·H·W), see Gram), TVLoss (squared total variation of the
+//     image).
+//   - Style targets: several style images mixed by weight (the target is
+//     the weighted blend of their Gram matrices), morphing between two such
+//     mixes, style images sized relative to the output (Request.StyleScale);
+//     Gram matrices are computed once per style and scale and cached, and
+//     blended again only when the mix changes.
+//   - Colour: ColourLuminance keeps the content's colours by recombining the
+//     result's luminance with the content's chroma after the optimisation
+//     (PreserveColour); ColourMatch maps each style image's colour mean and
+//     covariance onto the content's before its Gram matrices are taken
+//     (MatchColour). Both follow Gatys et al., "Preserving Color in Neural
+//     Artistic Style Transfer" (2016).
+//   - Run: coarse-to-fine optimisation with L-BFGS (strong-Wolfe line
+//     search, default) or Adam, the image kept in 0..255 by projection at
+//     every step, live steering through Request.Updates, cancellation, and a
+//     frame after every iteration.
+//
+// Loss balance. The default weights (content 5, style 100, total
+// variation 0.1) follow neural-style's balance for Caffe VGG19 features of
+// 0..255 images, with which this package's losses agree (mean squared
+// errors, Gram matrices divided by C·H·W).
+package style
