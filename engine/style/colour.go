@@ -111,8 +111,9 @@ func statsOf(img *tensor.Tensor) colourStats {
 
 // covEps is added to the diagonal of both covariances before they are
 // factored, so that a flat or gray image (a singular covariance) gives a
-// finite transform. One unit of variance on the 0..255 scale is invisible.
-const covEps = 1.0
+// finite transform. It moves the matched covariance by covEps·(I − A·Aᵀ),
+// a fraction of a unit of variance for ordinary images.
+const covEps = 0.01
 
 // MatchColour returns a new image: src (RGB [1,3,H,W], 0..255) with its
 // colours mapped affinely, x' = A·(x − μs) + μr, so that their mean and
