@@ -60,6 +60,7 @@ type winograd struct {
 // wgWeights is one cached set of transformed weights: u[f][r][c] for
 // frequency f, output row r and input column c of the per-frequency product.
 type wgWeights struct {
+	task   wgWeightTask
 	u      []float32
 	ok     bool
 	src    *float32
@@ -98,7 +99,7 @@ func (w *winograd) backwardInput(weight, dy, dx []float32, h, wd int) {
 // prepare (re)computes the transformed weights when weight is not the slice
 // and values they were computed from. For the backward set (flip) the
 // kernel is rotated by 180 degrees and the product rows are the cin input
-// channels.
+// channels. The work is spread over the workers by product rows.
 func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool) {
 	n := cout * cin * 9
 	if len(weight) != n {
@@ -108,33 +109,59 @@ func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool) {
 		return
 	}
 	ww.u = growFloat32(ww.u, wgFreqs*n/9)
-	rows, cols := cout, cin
-	if flip {
-		rows, cols = cin, cout
-	}
-	var g [9]float32
-	var u [wgFreqs]float32
-	for o := 0; o < cout; o++ {
-		for c := 0; c < cin; c++ {
-			k := weight[(o*cin+c)*9 : (o*cin+c)*9+9]
-			r, col := o, c
-			if flip {
-				for i := range g {
-					g[i] = k[8-i]
-				}
-				r, col = c, o
-			} else {
-				copy(g[:], k)
-			}
-			wgKernelTransform(&g, &u)
-			for f, v := range u {
-				ww.u[(f*rows+r)*cols+col] = v
-			}
-		}
-	}
+	t := &ww.task
+	t.u, t.weight, t.cout, t.cin, t.flip = ww.u, weight, cout, cin, flip
+	t.workers = max(1, runtime.GOMAXPROCS(0))
+	parallelRun(t, &t.wg, t.workers)
+	t.u, t.weight = nil, nil
 	ww.ok, ww.src, ww.n = true, &weight[0], n
 	for i := range ww.sample {
 		ww.sample[i] = weight[sampleIndex(i, n)]
+	}
+}
+
+// wgWeightTask transforms a weight tensor, split by product rows.
+type wgWeightTask struct {
+	u, weight          []float32
+	cout, cin, workers int
+	flip               bool
+	wg                 sync.WaitGroup
+}
+
+// wgColBlock product columns are transformed together, so that each
+// frequency receives a contiguous run.
+const wgColBlock = 32
+
+func (t *wgWeightTask) runWorker(id int) {
+	rows, cols := t.cout, t.cin
+	if t.flip {
+		rows, cols = t.cin, t.cout
+	}
+	var g [9]float32
+	var u [wgFreqs]float32
+	var blk [wgFreqs][wgColBlock]float32
+	r0, r1 := splitRange(rows, t.workers, id)
+	for r := r0; r < r1; r++ {
+		for c0 := 0; c0 < cols; c0 += wgColBlock {
+			c1 := min(c0+wgColBlock, cols)
+			for c := c0; c < c1; c++ {
+				if t.flip { // row r is input channel r, column c output channel c
+					k := t.weight[(c*t.cin+r)*9 : (c*t.cin+r)*9+9]
+					for i := range g {
+						g[i] = k[8-i]
+					}
+				} else {
+					copy(g[:], t.weight[(r*t.cin+c)*9:(r*t.cin+c)*9+9])
+				}
+				wgKernelTransform(&g, &u)
+				for f, v := range u {
+					blk[f][c-c0] = v
+				}
+			}
+			for f := range blk {
+				copy(t.u[(f*rows+r)*cols+c0:(f*rows+r)*cols+c1], blk[f][:c1-c0])
+			}
+		}
 	}
 }
 

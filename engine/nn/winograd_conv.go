@@ -9,6 +9,9 @@ package nn
 // use, or nil when the convolution (as prepared for the current input size)
 // does not suit one.
 func (c *Conv2D) winogradEngine() *winograd {
+	if c.wino == wgOff {
+		return nil
+	}
 	k := &c.core
 	g := &k.g
 	if k.kh != 3 || k.kw != 3 || k.stride != 1 || k.dil != 1 || k.groups != 1 ||
@@ -19,6 +22,22 @@ func (c *Conv2D) winogradEngine() *winograd {
 		c.wino = newWinograd(k.cin, k.cout)
 	}
 	return c.wino
+}
+
+// wgOff marks a Conv2D whose Winograd path was turned off.
+var wgOff = &winograd{}
+
+// SetWinograd turns the Winograd fast path for 3x3, stride-1, pad-1
+// convolutions on (the default) or off; off, every pass uses the im2col
+// core. Results agree to float32 rounding either way; benchmarks and tests
+// compare the two.
+func (c *Conv2D) SetWinograd(on bool) {
+	switch {
+	case !on:
+		c.wino = wgOff
+	case c.wino == wgOff:
+		c.wino = nil
+	}
 }
 
 // forwardWinograd computes forwardImage with the Winograd engine and reports
@@ -57,7 +76,7 @@ func (c *Conv2D) backwardWinograd(x, dy, dx, dw []float32) bool {
 // (an optimiser step) is noticed without it; a change to a few values may
 // not be.
 func (c *Conv2D) WeightsChanged() {
-	if c.wino != nil {
+	if c.wino != nil && c.wino != wgOff {
 		c.wino.invalidate()
 	}
 }

@@ -377,3 +377,23 @@ func maxDiff(a, b []float32) float64 {
 	}
 	return m
 }
+
+func TestConv2DSetWinograd(t *testing.T) {
+	w := randTensor(1, 4, 3, 3, 3)
+	x := randTensor(2, 1, 3, 9, 9)
+	c := NewConv2D(w, nil, ConvOpts{Pad: PadSame})
+	c.SetWinograd(false)
+	y0 := c.Forward(x).Clone()
+	if c.wino != wgOff {
+		t.Fatal("SetWinograd(false) did not stick")
+	}
+	c.WeightsChanged() // must not touch the shared marker
+	c.SetWinograd(true)
+	y1 := c.Forward(x)
+	if c.wino == nil || c.wino == wgOff {
+		t.Fatal("SetWinograd(true) did not bring the fast path back")
+	}
+	if d := maxDiff(y0.Data, y1.Data); d > 1e-5 {
+		t.Fatalf("paths differ by %.3g", d)
+	}
+}
