@@ -1,0 +1,202 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	_ "embed" // the PyTorch reference script
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"atelier/engine/bench"
+	"atelier/engine/tensor"
+)
+
+// benchTorchScript times the same network in PyTorch (see its header).
+//
+//go:embed bench_torch.py
+var benchTorchScript string
+
+// defaultPython is Debian's interpreter, which has python3-torch; a python3
+// found first on PATH (pyenv) usually does not.
+const defaultPython = "/usr/bin/python3"
+
+const benchHelp = `Usage:
+  atelier bench vgg --size N [options]
+        time VGG19 conv1_1 .. relu5_1 (random weights) on one N x N image:
+        forward, and forward plus backward to the input, after warm-up;
+        then, when PyTorch can be imported, the same network in PyTorch
+        with two threads. The last line printed is one JSON object:
+        {"size", "fwd_s", "fwdbwd_s", "peak_rss_bytes", "torch_fwdbwd_s",
+        "ratio", ...}; ratio is Atelier's forward+backward time over
+        PyTorch's (null without PyTorch). Times are the best of the
+        iterations. peak_rss_bytes is Atelier's own peak resident memory,
+        taken before PyTorch starts.
+
+Options for vgg:
+`
+
+// benchVGGReport is the JSON line `atelier bench vgg` ends with. The first
+// six fields are the stable interface; the rest add context.
+type benchVGGReport struct {
+	Size         int      `json:"size"`
+	FwdS         float64  `json:"fwd_s"`
+	FwdBwdS      float64  `json:"fwdbwd_s"`
+	PeakRSSBytes int64    `json:"peak_rss_bytes"`
+	TorchFwdBwdS *float64 `json:"torch_fwdbwd_s"`
+	Ratio        *float64 `json:"ratio"`
+	TorchFwdS    *float64 `json:"torch_fwd_s"`
+	Torch        string   `json:"torch,omitempty"` // PyTorch version, or why it did not run
+	Iters        int      `json:"iters"`
+	BLAS         string   `json:"blas"`
+	Procs        int      `json:"procs"`
+}
+
+// runBench is the `bench` command: `atelier bench vgg --size N`.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErrorf("bench needs a benchmark name: vgg")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fs := benchVGGFlags(new(benchVGGConfig))
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, benchHelp)
+		fs.PrintDefaults()
+		return nil
+	case "vgg":
+		var cfg benchVGGConfig
+		fs := benchVGGFlags(&cfg)
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, benchHelp)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
+				return nil
+			}
+			return flagError(err)
+		}
+		if fs.NArg() > 0 {
+			return usageErrorf("bench vgg takes no arguments besides its options, got %q", fs.Arg(0))
+		}
+		return cfg.run(ctx, stdout, stderr)
+	}
+	return usageErrorf("there is no benchmark called %q (try vgg)", args[0])
+}
+
+// benchVGGConfig holds the options of `bench vgg`.
+type benchVGGConfig struct {
+	size, iters, warmup int
+	torch               bool
+	python              string
+}
+
+func benchVGGFlags(c *benchVGGConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench vgg", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&c.size, "size", 0, "image side in pixels, at least 16 (required)")
+	fs.IntVar(&c.iters, "iters", 3, "timed iterations of each kind; the best counts")
+	fs.IntVar(&c.warmup, "warmup", 1, "untimed forward+backward passes first")
+	fs.BoolVar(&c.torch, "torch", true, "also time PyTorch when it can be imported")
+	fs.StringVar(&c.python, "python", defaultPython, "Python interpreter for the PyTorch run")
+	return fs
+}
+
+func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if c.size == 0 {
+		return usageErrorf("bench vgg needs --size")
+	}
+	if c.size < 16 || c.size > 1<<14 {
+		return usageErrorf("--size must be between 16 and 16384 pixels, got %d", c.size)
+	}
+	if c.iters < 1 || c.warmup < 0 {
+		return usageErrorf("--iters must be at least 1 and --warmup at least 0")
+	}
+	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s sgemm, %d procs\n", c.size, tensor.Backend(), runtime.GOMAXPROCS(0))
+	res, err := bench.RunVGG(ctx, bench.VGGOptions{
+		Size: c.size, Iters: c.iters, Warmup: max(c.warmup, 0),
+		Progress: func(kind string, d time.Duration) {
+			fmt.Fprintf(stderr, "atelier %-6s %.3f s\n", kind, d.Seconds())
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	rep := benchVGGReport{
+		Size: c.size, FwdS: res.Fwd.Seconds(), FwdBwdS: res.FwdBwd.Seconds(),
+		PeakRSSBytes: peakRSS(), Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0),
+	}
+	if c.torch {
+		t, err := runTorchBench(ctx, c.python, c.size, c.iters, c.warmup)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("bench: %w", ctx.Err())
+		case err != nil:
+			rep.Torch = "not run: " + err.Error()
+			fmt.Fprintf(stderr, "atelier: PyTorch %s\n", rep.Torch)
+		default:
+			rep.Torch = t.Version
+			rep.TorchFwdS, rep.TorchFwdBwdS = &t.FwdS, &t.FwdBwdS
+			if t.FwdBwdS > 0 {
+				r := rep.FwdBwdS / t.FwdBwdS
+				rep.Ratio = &r
+			}
+			fmt.Fprintf(stderr, "pytorch fwd    %.3f s\npytorch fwdbwd %.3f s\n", t.FwdS, t.FwdBwdS)
+		}
+	}
+	line, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", line)
+	return err
+}
+
+// torchResult is the JSON line of bench_torch.py.
+type torchResult struct {
+	Version string  `json:"torch"`
+	FwdS    float64 `json:"fwd_s"`
+	FwdBwdS float64 `json:"fwdbwd_s"`
+	Error   string  `json:"error"`
+}
+
+// errNoTorch reports that PyTorch could not be run or imported.
+var errNoTorch = errors.New("PyTorch is not available")
+
+// runTorchBench runs the embedded script with python and returns its
+// timings. It runs after Atelier's own timing, as a child process, so it
+// neither competes for the cores nor counts in Atelier's peak RSS.
+func runTorchBench(ctx context.Context, python string, size, iters, warmup int) (torchResult, error) {
+	var res torchResult
+	if _, err := os.Stat(python); err != nil {
+		return res, fmt.Errorf("%w: %s not found", errNoTorch, python)
+	}
+	cmd := exec.CommandContext(ctx, python, "-", strconv.Itoa(size), strconv.Itoa(iters), strconv.Itoa(warmup))
+	cmd.Stdin = strings.NewReader(benchTorchScript)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("%w: %s: %v: %s", errNoTorch, python, err, lastLine(errb.String()))
+	}
+	if err := json.Unmarshal([]byte(lastLine(out.String())), &res); err != nil {
+		return res, fmt.Errorf("%w: unreadable output from %s: %q", errNoTorch, python, lastLine(out.String()))
+	}
+	if res.Error != "" {
+		return res, fmt.Errorf("%w: %s", errNoTorch, res.Error)
+	}
+	return res, nil
+}
+
+// lastLine returns the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
