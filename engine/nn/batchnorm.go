@@ -46,5 +46,6 @@ func FoldBatchNorm(c *Conv2D, gamma, beta, mean, variance []float32, eps float32
 	for o, s := range scale {
 		b[o] = float32((float64(b[o])-float64(mean[o]))*s + float64(beta[o]))
 	}
+	c.WeightsChanged()
 	return nil
 }

@@ -9,13 +9,25 @@ import (
 
 // BenchmarkConv2D measures a 64->64 channel 3x3 "same" convolution (VGG's
 // conv1_2) forward, and forward plus backward with and without weight
-// gradients, per image size.
+// gradients, per image size, on the im2col core and on the Winograd path
+// that Conv2D dispatches such convolutions to by default.
 func BenchmarkConv2D(b *testing.B) {
+	for _, wino := range []bool{false, true} {
+		path := "im2col"
+		if wino {
+			path = "winograd"
+		}
+		b.Run(path, func(b *testing.B) { benchConv2D(b, wino) })
+	}
+}
+
+func benchConv2D(b *testing.B, wino bool) {
 	for _, size := range []int{128, 256} {
 		x := randTensor(1, 1, 64, size, size)
 		w := randTensor(2, 64, 64, 3, 3)
 		bias := randTensor(3, 64)
 		c := NewConv2D(w, bias, ConvOpts{Pad: PadSame})
+		c.SetWinograd(wino)
 		dy := randTensor(4, 1, 64, size, size)
 		b.Run(fmt.Sprintf("forward/%d", size), func(b *testing.B) {
 			c.Forward(x) // buffers are made before the timed loop

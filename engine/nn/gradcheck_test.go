@@ -89,11 +89,23 @@ func layerGradErrors(l Layer, x *tensor.Tensor, tol float64) []string {
 	}
 
 	errs = append(errs, compareNumeric("dL/dx", x.Data, anaX.Data, loss, tol)...)
+	// Layers that cache values derived from their weights (Conv2D's
+	// Winograd transforms) are told about every perturbation.
+	paramLoss := loss
+	if wc, ok := l.(interface{ WeightsChanged() }); ok {
+		paramLoss = func() float64 {
+			wc.WeightsChanged()
+			return loss()
+		}
+	}
 	for i, p := range params {
 		if anaP[i] == nil {
 			continue
 		}
-		errs = append(errs, compareNumeric("dL/d"+p.Name, p.Value.Data, anaP[i].Data, loss, tol)...)
+		errs = append(errs, compareNumeric("dL/d"+p.Name, p.Value.Data, anaP[i].Data, paramLoss, tol)...)
+	}
+	if wc, ok := l.(interface{ WeightsChanged() }); ok {
+		wc.WeightsChanged() // the values are restored
 	}
 	return errs
 }
