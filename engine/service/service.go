@@ -206,8 +206,8 @@ func (h *Handle) takeSteering() (job.Params, bool) {
 // the job ends with a Cancelled update (or Done, when it finished first).
 func (h *Handle) Cancel() { h.cancel() }
 
-// Done is closed once the job's goroutine has finished and its final update
-// is in the Updates channel.
+// Done is closed once the job has finished (Wait then returns at once);
+// the final update follows on Updates immediately.
 func (h *Handle) Done() <-chan struct{} { return h.done }
 
 // Wait blocks until the job has finished and returns its final update
@@ -246,8 +246,10 @@ func (h *Handle) run(ctx context.Context, r Runner, req job.Request, rep *Report
 		final.Err = job.Plain(err)
 	}
 	h.final = final
-	h.deliverFinal(final)
+	// done closes first, so a reader that has seen the final update can
+	// Start the next job at once.
 	close(h.done)
+	h.deliverFinal(final)
 }
 
 // runSafely runs r, turning a panic into an error so that a bug in one job

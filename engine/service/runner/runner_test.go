@@ -1,0 +1,315 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"atelier/engine/imageio"
+	"atelier/engine/job"
+	"atelier/engine/model"
+	"atelier/engine/service"
+	"atelier/weights"
+)
+
+// sharedDir is the read-only reference folder (ATELIER_SHARED or
+// ../shared beside the repository root).
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := model.SharedDir()
+	if err != nil {
+		t.Skipf("no shared reference folder: %v", err)
+	}
+	return dir
+}
+
+// testFinder finds networks in an empty cache and the shared folder: the
+// partial VGG19 only, whatever the machine's own cache holds.
+func testFinder(t *testing.T, cache string) *Finder {
+	t.Helper()
+	reg, err := model.ParseRegistry(weights.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	return &Finder{Registry: reg, Store: &model.Store{Root: cache, Shared: sharedDir(t)}}
+}
+
+func shortRequest(t *testing.T, iters int) job.Request {
+	shared := sharedDir(t)
+	return job.Request{Kind: job.KindStylize, Stylize: &job.StylizeOptions{
+		Content:    job.Source{Path: filepath.Join(shared, "images/content/tubingen.jpg")},
+		Styles:     []job.Style{{Source: job.Source{Path: filepath.Join(shared, "images/style/starry_night.jpg")}, Weight: 1}},
+		Size:       64,
+		Iterations: iters,
+		Scales:     1,
+		Network:    job.NetworkVGG19,
+	}}
+}
+
+func finish(t *testing.T, h *service.Handle) job.Update {
+	t.Helper()
+	var frames int
+	var last job.Update
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case u, ok := <-h.Updates():
+			if !ok {
+				if !last.Kind.Final() {
+					t.Fatalf("the channel closed after a %v update", last.Kind)
+				}
+				if last.Kind == job.Done && frames == 0 && last.Frame == nil {
+					t.Error("no frame reached the reader")
+				}
+				return last
+			}
+			if u.Frame != nil {
+				frames++
+			}
+			last = u
+		case <-timeout:
+			h.Cancel()
+			t.Fatal("the job did not finish within 60 s")
+		}
+	}
+}
+
+// TestStylizeShortRun runs a real 64 px job with the partial VGG19 through
+// the service and checks the result, its file and the recorded settings.
+func TestStylizeShortRun(t *testing.T) {
+	svc := service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: testFinder(t, "")}})
+	req := shortRequest(t, 3)
+	req.Out = filepath.Join(t.TempDir(), "out.png")
+	req.Stylize.Seed = 7
+	h, err := svc.Start(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := finish(t, h)
+	if u.Kind != job.Done {
+		t.Fatalf("job ended %v: %v", u.Kind, u.Err)
+	}
+	if u.Image == nil || max(u.Image.Rect.Dx(), u.Image.Rect.Dy()) != 64 {
+		t.Fatalf("final image %v, want a longer side of 64", u.Image.Rect)
+	}
+	if u.Iteration != 3 || u.Total != 3 {
+		t.Errorf("final progress %d/%d, want 3/3", u.Iteration, u.Total)
+	}
+	if u.Losses.Total <= 0 || u.Losses.Style <= 0 || u.Losses.Content < 0 {
+		t.Errorf("implausible losses %+v", u.Losses)
+	}
+	if u.Out != req.Out {
+		t.Errorf("Out %q, want %q", u.Out, req.Out)
+	}
+	meta, err := imageio.ReadMetadata(req.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got job.StylizeOptions
+	if err := json.Unmarshal([]byte(meta[imageio.SettingsKey]), &got); err != nil {
+		t.Fatalf("settings in the file: %v (%q)", err, meta[imageio.SettingsKey])
+	}
+	if got.Seed != 7 || got.Size != 64 || got.Iterations != 3 || got.Scales != 1 || got.Network != job.NetworkVGG19 ||
+		got.ContentWeight != job.DefaultContentWeight || got.TVWeight != job.DefaultTVWeight ||
+		len(got.Styles) != 1 || got.Styles[0].Weight != 1 || !filepath.IsAbs(got.Content.Path) {
+		t.Errorf("recorded settings %+v", got)
+	}
+	if meta[NetworkKey] != ModelVGG19Partial {
+		t.Errorf("network recorded as %q", meta[NetworkKey])
+	}
+	if u.Metadata[imageio.SettingsKey] != meta[imageio.SettingsKey] {
+		t.Error("the done update's metadata differs from the file's")
+	}
+
+	// A second job reuses the loaded network and must refuse to replace
+	// the file before doing any work.
+	start := time.Now()
+	h, err = svc.Start(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u = finish(t, h)
+	if u.Kind != job.Error || !errors.Is(u.Err, imageio.ErrExists) || !strings.Contains(u.Err.Error(), "already exists") {
+		t.Fatalf("rerun onto an existing file: %v %v", u.Kind, u.Err)
+	}
+	if u.Iteration != 0 {
+		t.Errorf("the refused job ran %d iterations first", u.Iteration)
+	}
+	t.Logf("refusal took %v", time.Since(start))
+}
+
+// TestStylizeSteeringAndCancel steers a real job (the colour mode), then
+// cancels another one mid-run.
+func TestStylizeSteeringAndCancel(t *testing.T) {
+	svc := service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: testFinder(t, "")}})
+	req := shortRequest(t, 4)
+	h, err := svc.Start(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Steer(job.Params{Colour: job.Colour(job.ColourLuminance), StyleWeight: job.Float(50)})
+	u := finish(t, h)
+	if u.Kind != job.Done {
+		t.Fatalf("job ended %v: %v", u.Kind, u.Err)
+	}
+	var got job.StylizeOptions
+	if err := json.Unmarshal([]byte(u.Metadata[imageio.SettingsKey]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Colour != job.ColourLuminance || got.StyleWeight != 50 {
+		t.Errorf("steering did not reach the job: colour %q, style weight %v", got.Colour, got.StyleWeight)
+	}
+
+	req = shortRequest(t, 100000)
+	h, err = svc.Start(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u := range h.Updates() {
+		if u.Iteration >= 2 {
+			h.Cancel()
+			break
+		}
+	}
+	u = finish(t, h)
+	if u.Kind != job.Cancelled || u.Err != nil {
+		t.Fatalf("cancelled job ended %v: %v", u.Kind, u.Err)
+	}
+	if u.Frame == nil {
+		t.Error("the cancelled update lost the last frame")
+	}
+}
+
+// TestStylizeBadInput: every bad input ends in one plain sentence.
+func TestStylizeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	tiny := filepath.Join(dir, "tiny.png")
+	writePNG(t, tiny, 8, 8)
+	corrupt := filepath.Join(dir, "corrupt.jpg")
+	if err := os.WriteFile(corrupt, []byte("\xff\xd8\xff\xe0 not really a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		edit func(r *job.Request)
+		want string
+	}{
+		{"missing content", func(r *job.Request) { r.Stylize.Content.Path = filepath.Join(dir, "nope.png") }, "content image: cannot open nope.png: there is no such file"},
+		{"tiny style", func(r *job.Request) { r.Stylize.Styles[0].Path = tiny }, "style image"},
+		{"corrupt content", func(r *job.Request) { r.Stylize.Content.Path = corrupt }, "content image"},
+		{"bad output type", func(r *job.Request) { r.Out = filepath.Join(dir, "out.bmp") }, "bmp"},
+		{"no resnet", func(r *job.Request) { r.Stylize.Network = job.NetworkResNet50 }, "atelier models fetch resnet50-imagenet"},
+	}
+	svc := service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: testFinder(t, "")}})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := shortRequest(t, 2)
+			c.edit(&req)
+			h, err := svc.Start(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := finish(t, h)
+			if u.Kind != job.Error {
+				t.Fatalf("ended %v, want error", u.Kind)
+			}
+			msg := u.Err.Error()
+			if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") || strings.HasPrefix(msg, "runner:") || strings.Contains(msg, "imageio:") {
+				t.Errorf("error %q: want one plain sentence mentioning %q", msg, c.want)
+			}
+		})
+	}
+}
+
+func writePNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFinderPreference: auto picks the full VGG19, else ResNet-50, else
+// the partial VGG19; "vgg19" never picks ResNet-50. Model files are sparse
+// stand-ins of the manifest's sizes.
+func TestFinderPreference(t *testing.T) {
+	cache := t.TempDir()
+	f := testFinder(t, cache)
+	place := func(name string) {
+		e, err := f.Registry.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(cache, name)
+		for _, file := range e.Files {
+			p := filepath.Join(dir, filepath.FromSlash(file.Path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			fh, err := os.Create(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fh.Truncate(file.Size); err != nil {
+				t.Fatal(err)
+			}
+			fh.Close()
+		}
+	}
+	check := func(kind, want string) {
+		t.Helper()
+		n, err := f.Find(kind)
+		if err != nil {
+			t.Fatalf("Find(%q): %v", kind, err)
+		}
+		if n.Model != want {
+			t.Errorf("Find(%q) = %s, want %s", kind, n.Model, want)
+		}
+	}
+	check(job.NetworkAuto, ModelVGG19Partial)
+	if _, err := f.Find(job.NetworkResNet50); !errors.Is(err, ErrNoNetwork) {
+		t.Errorf("Find(resnet50) without it: %v", err)
+	}
+	place(ModelResNet50)
+	check(job.NetworkAuto, ModelResNet50)
+	check(job.NetworkVGG19, ModelVGG19Partial)
+	check(job.NetworkResNet50, ModelResNet50)
+	place(ModelVGG19Full)
+	check(job.NetworkAuto, ModelVGG19Full)
+	check(job.NetworkVGG19, ModelVGG19Full)
+
+	empty := &Finder{Registry: f.Registry, Store: &model.Store{Root: t.TempDir()}}
+	if _, err := empty.Find(job.NetworkAuto); !errors.Is(err, ErrNoNetwork) || !strings.Contains(err.Error(), "atelier models fetch") {
+		t.Errorf("Find with nothing present: %v", err)
+	}
+	if _, err := empty.Find("alexnet"); err == nil {
+		t.Error("Find accepted an unknown network")
+	}
+}
+
+func TestIntermediatePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"out.png":         "out_iter0010.png",
+		"a/b.c/pic.jpeg":  "a/b.c/pic_iter0010.jpeg",
+		"noext":           "noext_iter0010",
+		"many.dots.x.jpg": "many.dots.x_iter0010.jpg",
+	} {
+		if got := IntermediatePath(in, 10); got != want {
+			t.Errorf("IntermediatePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
