@@ -23,3 +23,6 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// CoreName reports the kernel family in use; the pure-Go build has one.
+func CoreName() string { return "gonum" }
