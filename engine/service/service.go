@@ -110,7 +110,7 @@ func (s *Service) Start(ctx context.Context, req job.Request) (*Handle, error) {
 	defer s.mu.Unlock()
 	if s.current != nil {
 		select {
-		case <-s.current.done:
+		case <-s.current.ended:
 		default:
 			return nil, ErrBusy
 		}
@@ -126,6 +126,7 @@ func (s *Service) Start(ctx context.Context, req job.Request) (*Handle, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	h := &Handle{
 		updates: make(chan job.Update, 1),
+		ended:   make(chan struct{}),
 		done:    make(chan struct{}),
 		cancel:  cancel,
 	}
@@ -143,7 +144,7 @@ func (s *Service) Running() *Handle {
 		return nil
 	}
 	select {
-	case <-s.current.done:
+	case <-s.current.ended:
 		return nil
 	default:
 		return s.current
@@ -162,7 +163,8 @@ func (s *Service) Stop() {
 // Handle is one started job.
 type Handle struct {
 	updates chan job.Update
-	done    chan struct{}
+	ended   chan struct{} // closed when the runner has returned: the service is free
+	done    chan struct{} // closed when the final update is in updates
 	cancel  context.CancelFunc
 
 	steerMu sync.Mutex
@@ -206,8 +208,8 @@ func (h *Handle) takeSteering() (job.Params, bool) {
 // the job ends with a Cancelled update (or Done, when it finished first).
 func (h *Handle) Cancel() { h.cancel() }
 
-// Done is closed once the job has finished (Wait then returns at once);
-// the final update follows on Updates immediately.
+// Done is closed once the job has finished and its final update is in
+// the Updates channel.
 func (h *Handle) Done() <-chan struct{} { return h.done }
 
 // Wait blocks until the job has finished and returns its final update
@@ -246,10 +248,11 @@ func (h *Handle) run(ctx context.Context, r Runner, req job.Request, rep *Report
 		final.Err = job.Plain(err)
 	}
 	h.final = final
-	// done closes first, so a reader that has seen the final update can
-	// Start the next job at once.
-	close(h.done)
+	// The service is free before the final update is sent, so a reader
+	// that has seen it can Start the next job at once.
+	close(h.ended)
 	h.deliverFinal(final)
+	close(h.done)
 }
 
 // runSafely runs r, turning a panic into an error so that a bug in one job

@@ -20,6 +20,7 @@ import (
 type fakeRunner struct {
 	iters  int
 	tick   chan struct{}    // nil: run freely
+	ack    chan struct{}    // with tick: receives a value after each iteration
 	pause  time.Duration    // sleep per iteration
 	steer  chan steerRecord // receives every steering the runner sees
 	fail   error            // returned after the iterations
@@ -54,6 +55,9 @@ func (f *fakeRunner) Run(ctx context.Context, req job.Request, rep *Reporter) (R
 		}
 		rep.Step(Step{Stage: "optimising", Iteration: i, Total: f.iters, Scale: 1, Scales: 1,
 			Losses: job.Losses{Total: 1 / float64(i)}}, func() *image.RGBA { return frameFor(i) })
+		if f.ack != nil {
+			f.ack <- struct{}{}
+		}
 	}
 	if f.panics {
 		var m map[string]int
@@ -284,13 +288,14 @@ func TestCancelMidRunIsCancelled(t *testing.T) {
 // TestSteeringReachesJob steers between two iterations: the runner sees
 // the merged Params at the very next iteration, once.
 func TestSteeringReachesJob(t *testing.T) {
-	r := &fakeRunner{iters: 10, tick: make(chan struct{}), steer: make(chan steerRecord, 10)}
+	r := &fakeRunner{iters: 10, tick: make(chan struct{}), ack: make(chan struct{}), steer: make(chan steerRecord, 10)}
 	_, h := start(t, r, stylizeRequest())
 	for range 5 {
 		r.tick <- struct{}{}
+		<-r.ack
 	}
-	// The runner is now waiting for tick 6; steering sent now must be seen
-	// at iteration 6.
+	// Iteration 5 is over and the runner waits for tick 6; steering sent
+	// now must be seen at iteration 6.
 	h.Steer(job.Params{Morph: job.Float(0.25), TVWeight: job.Float(1)})
 	mix := []float64{2, 0}
 	h.Steer(job.Params{Morph: job.Float(0.75), StyleMix: mix})
@@ -298,6 +303,7 @@ func TestSteeringReachesJob(t *testing.T) {
 	h.Steer(job.Params{})
 	for range 5 {
 		r.tick <- struct{}{}
+		<-r.ack
 	}
 	final := waitFor(t, h)
 	if final.Kind != job.Done {
@@ -373,5 +379,22 @@ func TestStartRefusals(t *testing.T) {
 	}
 	if !s.Available(job.KindStylize) || s.Available(job.KindTexture) {
 		t.Error("Available disagrees with the registered runners")
+	}
+}
+
+// TestStartRightAfterFinal: a reader that has received the final update
+// can start the next job at once (the UI's Stop then Start).
+func TestStartRightAfterFinal(t *testing.T) {
+	s := New(map[job.Kind]Runner{job.KindStylize: &fakeRunner{iters: 3}})
+	for i := range 50 {
+		h, err := s.Start(context.Background(), stylizeRequest())
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		for u := range h.Updates() {
+			if u.Kind.Final() {
+				break
+			}
+		}
 	}
 }
