@@ -25,8 +25,9 @@
 //     every step, live steering through Request.Updates, cancellation, and a
 //     frame after every iteration.
 //
-// Loss balance. The default weights (content 5, style 100, total
-// variation 0.1) follow neural-style's balance for Caffe VGG19 features of
-// 0..255 images, with which this package's losses agree (mean squared
-// errors, Gram matrices divided by C·H·W).
+// Loss balance. The default content and style weights (5 and 100) are
+// neural-style's for Caffe VGG19 features of 0..255 images, with which this
+// package's losses agree (mean squared errors, Gram matrices divided by
+// C·H·W); the total-variation weight (10, on a mean over pixel values)
+// keeps that term a few percent of the total.
 package style

@@ -345,6 +345,7 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 	} else {
 		lb = nn.NewLBFGS(n, r.req.History)
 		lb.SetBounds(0, 255)
+		grad = make([]float32, n)
 	}
 	if _, err := r.sync(); err != nil {
 		return err
@@ -358,8 +359,9 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 		if err != nil {
 			return err
 		}
-		if changed && lb != nil {
+		if lb != nil && (changed || it == 1) {
 			lb.Reset()
+			lb.LR = r.firstStep(grad)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -369,6 +371,7 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 		converged := false
 		if lb != nil {
 			loss, err := lb.Step(r.x.Data, r.obj.eval)
+			lb.LR = 1
 			if cerr := r.stepError(ctx); cerr != nil {
 				return cerr
 			}
@@ -405,6 +408,34 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 		}
 	}
 	return nil
+}
+
+// firstStepPixels is how far the first L-BFGS step after a reset moves the
+// pixel with the largest gradient, in 0..255 units, before the line search
+// adjusts it.
+const firstStepPixels = 32
+
+// firstStep returns the L-BFGS learning rate for the first step after a
+// reset, so that it starts firstStepPixels along the gradient instead of
+// nn.LBFGS's min(1, 1/|g|₁), which on this objective is orders of
+// magnitude too short and costs the line search many evaluations to
+// grow. It evaluates the objective at the current image once (into grad);
+// it returns 1 when the gradient is zero or not finite.
+func (r *runner) firstStep(grad []float32) float64 {
+	loss := r.obj.eval(r.x.Data, grad)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 1
+	}
+	var l1, lmax float64
+	for _, g := range grad {
+		a := math.Abs(float64(g))
+		l1 += a
+		lmax = math.Max(lmax, a)
+	}
+	if !(lmax > 0) || math.IsInf(l1, 0) {
+		return 1
+	}
+	return firstStepPixels / lmax / math.Min(1, 1/l1)
 }
 
 // stepError returns the error that ended a step early: the context's or

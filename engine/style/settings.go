@@ -82,7 +82,8 @@ type Settings struct {
 	// ignored. Default 0 (StyleWeight applies).
 	StyleRatio float64
 	// TVWeight multiplies the total-variation loss of the image (see
-	// TVLoss). Default 0.1.
+	// TVLoss, a mean over pixel values). Default 10, which makes it a few
+	// percent of the total on typical results.
 	TVWeight float64
 	// Mix weighs the style images of Request.Styles: the style target is
 	// the blend Σ Mix[i]·Gram(style i) / Σ Mix. nil (default) weighs them
@@ -99,7 +100,7 @@ type Settings struct {
 
 // DefaultSettings returns the documented defaults.
 func DefaultSettings() Settings {
-	return Settings{ContentWeight: 5, StyleWeight: 100, TVWeight: 0.1}
+	return Settings{ContentWeight: 5, StyleWeight: 100, TVWeight: 10}
 }
 
 // EffectiveStyleWeight is the style weight the objective uses (see
