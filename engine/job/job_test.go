@@ -39,6 +39,18 @@ func TestValidate(t *testing.T) {
 			r.Stylize.MorphTo = []Style{{Source: Source{Path: "m.png"}, Weight: 1}}
 			r.Stylize.Morph = 1.5
 		}, "between 0 and 1"},
+		{"morph-to weights zero", func(r *Request) {
+			r.Stylize.MorphTo = []Style{{Source: Source{Path: "m.png"}}}
+			r.Stylize.Morph = 0.5
+		}, "every morph-to style weight is zero"},
+		{"unused morph-to weights zero", func(r *Request) {
+			r.Stylize.MorphTo = []Style{{Source: Source{Path: "m.png"}}}
+		}, ""},
+		{"first set unused at morph 1", func(r *Request) {
+			r.Stylize.Styles[0].Weight = 0
+			r.Stylize.MorphTo = []Style{{Source: Source{Path: "m.png"}, Weight: 1}}
+			r.Stylize.Morph = 1
+		}, ""},
 		{"morph ok", func(r *Request) {
 			r.Stylize.MorphTo = []Style{{Source: Source{Path: "m.png"}, Weight: 1}}
 			r.Stylize.Morph = 0.5

@@ -163,11 +163,13 @@ func (o *StylizeOptions) Validate() error {
 	if len(o.Styles) == 0 {
 		return invalidf("at least one style image is needed")
 	}
-	if err := checkMix("style", o.Styles); err != nil {
+	// A set of styles needs a positive weight where the target uses it:
+	// Styles unless Morph is 1, MorphTo when Morph is above 0.
+	if err := checkMix("style", o.Styles, o.Morph < 1); err != nil {
 		return err
 	}
 	if len(o.MorphTo) > 0 {
-		if err := checkMix("morph-to style", o.MorphTo); err != nil {
+		if err := checkMix("morph-to style", o.MorphTo, o.Morph > 0); err != nil {
 			return err
 		}
 	}
@@ -234,7 +236,7 @@ func (m ColourMode) Valid() bool {
 	return false
 }
 
-func checkMix(what string, styles []Style) error {
+func checkMix(what string, styles []Style, used bool) error {
 	positive := false
 	for _, s := range styles {
 		if s.IsZero() {
@@ -247,7 +249,7 @@ func checkMix(what string, styles []Style) error {
 			positive = true
 		}
 	}
-	if !positive {
+	if !positive && used {
 		return invalidf("every %s weight is zero: at least one must be positive", what)
 	}
 	return nil

@@ -99,8 +99,15 @@ func (f *Finder) Find(kind string) (Network, error) {
 	default:
 		hint = "no feature network is downloaded: fetch one with `atelier models fetch vgg19-full` or `atelier models fetch resnet50-imagenet`"
 	}
-	return Network{}, fmt.Errorf("%w: %s", ErrNoNetwork, hint)
+	return Network{}, noNetworkError{"runner: " + hint}
 }
+
+// noNetworkError says which network is missing and how to get it; it
+// matches ErrNoNetwork.
+type noNetworkError struct{ msg string }
+
+func (e noNetworkError) Error() string        { return e.msg }
+func (e noNetworkError) Is(target error) bool { return target == ErrNoNetwork }
 
 // present reports where e's files are, when every one of them is there. A
 // development-only model is also looked for under the cache, for copies
