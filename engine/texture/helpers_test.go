@@ -156,3 +156,25 @@ func seamRatio(img *tensor.Tensor) float64 {
 	}
 	return (seam / float64(ns)) / (inner / float64(ni))
 }
+
+// boxBlur returns img averaged over 3x3 neighbourhoods on the torus.
+func boxBlur(img *tensor.Tensor) *tensor.Tensor {
+	_, c, h, w := img.Dims()
+	out := tensor.New(img.Shape...)
+	for ch := 0; ch < c; ch++ {
+		p := img.Data[ch*h*w : (ch+1)*h*w]
+		o := out.Data[ch*h*w : (ch+1)*h*w]
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				var s float32
+				for dy := -1; dy <= 1; dy++ {
+					for dx := -1; dx <= 1; dx++ {
+						s += p[mod(y+dy, h)*w+mod(x+dx, w)]
+					}
+				}
+				o[y*w+x] = s / 9
+			}
+		}
+	}
+	return out
+}
