@@ -80,6 +80,8 @@ type command struct {
 // commands lists the verbs; "help" is handled by cli.run itself.
 var commands = map[string]command{
 	"stylize": {"repaint a photo in the manner of style images (atelier help stylize)", runStylize},
+	"upscale": {"enlarge an image with a super-resolution network (atelier help upscale)", runUpscale},
+	"sr-eval": {"measure upscaling methods on a folder of images (PSNR, SSIM)", runSREval},
 	"models":  {"list, fetch and verify model weights", runModels},
 	"bench":   {"time the numeric engine (e.g. atelier bench vgg --size 256)", runBench},
 	"version": {"print the version", runVersion},
@@ -171,7 +173,7 @@ Usage:
   atelier [--content IMAGE] [--style IMAGE] [--autostart]
         open the studio window, optionally with images already open
 `, Version)
-	for _, name := range []string{"stylize", "models", "bench", "version"} {
+	for _, name := range []string{"stylize", "upscale", "sr-eval", "models", "bench", "version"} {
 		fmt.Fprintf(w, "  atelier %-9s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintf(w, "  atelier help [COMMAND]\n        show this help, or a command's options\n")
