@@ -44,8 +44,9 @@ type Network struct {
 
 // netWorker is one copy of the network with its own buffers.
 type netWorker struct {
-	g  *graph.Graph
-	in *tensor.Tensor // the tile's input, reused
+	g    *graph.Graph
+	in   *tensor.Tensor // the tile's input, reused
+	taps []string       // the output node, for Forward
 }
 
 // openNetwork loads and builds the network of method m at scale.
@@ -376,12 +377,15 @@ func (wk *netWorker) run(rgb *tensor.Tensor, t tileRect, output string, unit flo
 			}
 		}
 	}
-	ys, err := wk.g.Forward(wk.in, []string{output})
+	if len(wk.taps) != 1 || wk.taps[0] != output {
+		wk.taps = []string{output}
+	}
+	ys, err := wk.g.Forward(wk.in, wk.taps)
 	if err != nil {
 		return nil, err
 	}
-	if want := []int{1, 3, th * scale, tw * scale}; !tensor.ShapeEqual(ys[0].Shape, want) {
-		return nil, fmt.Errorf("%w: the network made %v from a %d x %d tile, want %v", model.ErrFormat, ys[0].Shape, tw, th, want)
+	if y := ys[0]; len(y.Shape) != 4 || y.Shape[0] != 1 || y.Shape[1] != 3 || y.Shape[2] != th*scale || y.Shape[3] != tw*scale {
+		return nil, fmt.Errorf("%w: the network made %v from a %d x %d tile, want [1 3 %d %d]", model.ErrFormat, y.Shape, tw, th, th*scale, tw*scale)
 	}
 	return ys[0], nil
 }

@@ -283,3 +283,26 @@ func TestThick(t *testing.T) {
 		t.Errorf("tiled thick differs from untiled by %.3f levels", d)
 	}
 }
+
+// TestDefaultIsSlim: the UpscalerJS default model ships esrgan-slim x2's
+// weights (MODELS.md), so the two methods agree exactly.
+func TestDefaultIsSlim(t *testing.T) {
+	needModel(t, "upscaler-default-x2")
+	dir := needModel(t, "esrgan-slim-x2")
+	img := randomImage(9, 24, 30)
+	var outs []*tensor.Tensor
+	for _, name := range []string{"default-x2", "esrgan-slim"} {
+		u, err := Open(name, 2, Options{ModelsDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := u.Upscale(context.Background(), img, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, out)
+	}
+	if d := tensor.MaxAbsDiff(outs[0], outs[1]); d != 0 {
+		t.Errorf("default-x2 and esrgan-slim x2 differ by %g", d)
+	}
+}

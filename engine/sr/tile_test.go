@@ -199,3 +199,28 @@ func BenchmarkTiledUpscale(b *testing.B) {
 		})
 	}
 }
+
+// TestTilesDoNotAllocate checks that running more tiles costs no more
+// allocations: the graph, its buffers and the tile input are reused.
+func TestTilesDoNotAllocate(t *testing.T) {
+	if tensor.Backend() != "openblas" {
+		t.Skipf("the %s sgemm allocates internally", tensor.Backend())
+	}
+	n := testNetwork(t, 32, 12, 1)
+	small, large := randomImage(6, 64, 64), randomImage(6, 160, 160) // 9 and 64 tiles
+	run := func(img *tensor.Tensor) float64 {
+		if _, err := n.Upscale(context.Background(), img, nil); err != nil { // warm up
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(3, func() {
+			if _, err := n.Upscale(context.Background(), img, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	a, b := run(small), run(large)
+	t.Logf("allocations per Upscale: %v for 9 tiles, %v for 64", a, b)
+	if b > a+2 {
+		t.Errorf("%v allocations for 64 tiles, %v for 9", b, a)
+	}
+}
