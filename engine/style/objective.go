@@ -17,6 +17,8 @@ type Losses struct {
 	Style float64
 	// TV is TVWeight × the total variation (see TVLoss).
 	TV float64
+	// Under NormTarget each term is first divided by its scale (see
+	// Normalisation).
 	// Total is their sum, the value the optimiser minimises.
 	Total float64
 }
@@ -36,6 +38,14 @@ type objective struct {
 	targets []*tensor.Tensor // style Gram targets, one per style tap
 	layers  []StyleLayer
 
+	// Loss scales: 1 for absolute losses; under NormTarget the reciprocal
+	// mean square of the content features, of each style target, and the
+	// reciprocal total variation of the content image.
+	relative bool
+	cNorm    float64
+	sNorm    []float64
+	tvNorm   float64
+
 	cw, sw, tvw float64
 	weighted    bool // setWeights was called
 
@@ -54,7 +64,52 @@ type objective struct {
 
 func newObjective(ctx context.Context, net features.Extractor, styleTaps []string, tapWeights []float64, contentTap string) *objective {
 	return &objective{ctx: ctx, net: net, styleTaps: styleTaps, tapWeights: tapWeights, contentTap: contentTap,
-		layers: make([]StyleLayer, len(styleTaps)), grads: map[string]*tensor.Tensor{}, gbuf: map[string]*tensor.Tensor{}}
+		layers: make([]StyleLayer, len(styleTaps)), grads: map[string]*tensor.Tensor{}, gbuf: map[string]*tensor.Tensor{},
+		cNorm: 1, tvNorm: 1, sNorm: ones(len(styleTaps))}
+}
+
+func ones(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+// reciprocal returns 1/v, or 1 when v is not a positive finite number.
+func reciprocal(v float64) float64 {
+	if v > 0 && !math.IsInf(v, 0) {
+		return 1 / v
+	}
+	return 1
+}
+
+// meanSquare is Σ v² / len(v).
+func meanSquare(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return s / float64(max(len(v), 1))
+}
+
+// setContent sets the content features and image of this scale.
+func (o *objective) setContent(feats, img *tensor.Tensor) {
+	o.content = feats
+	if o.relative {
+		o.cNorm = reciprocal(meanSquare(feats.Data))
+		o.tvNorm = reciprocal(TVLoss(img, 1, nil))
+	}
+}
+
+// setTargets sets the style targets.
+func (o *objective) setTargets(ts []*tensor.Tensor) {
+	o.targets = ts
+	if o.relative {
+		for i, t := range ts {
+			o.sNorm[i] = reciprocal(meanSquare(t.Data))
+		}
+	}
 }
 
 // setSize sets the image size of the following evaluations.
@@ -137,12 +192,12 @@ func (o *objective) eval(x, grad []float32) float64 {
 		if o.sw > 0 {
 			for i, tap := range o.styleTaps {
 				f := feats[tap]
-				l.Style += o.layers[i].Loss(f, o.targets[i], o.sw*o.tapWeights[i], o.gradFor(tap, f.Shape))
+				l.Style += o.layers[i].Loss(f, o.targets[i], o.sw*o.tapWeights[i]*o.sNorm[i], o.gradFor(tap, f.Shape))
 			}
 		}
 		if o.cw > 0 {
 			f := feats[o.contentTap]
-			l.Content = ContentLoss(f, o.content, o.cw, o.gradFor(o.contentTap, f.Shape))
+			l.Content = ContentLoss(f, o.content, o.cw*o.cNorm, o.gradFor(o.contentTap, f.Shape))
 		}
 		copy(grad, o.net.Backward(o.grads).Data)
 	} else {
@@ -150,7 +205,7 @@ func (o *objective) eval(x, grad []float32) float64 {
 	}
 	if o.tvw > 0 {
 		o.gradT.Data = grad
-		l.TV = TVLoss(&o.img, o.tvw, &o.gradT)
+		l.TV = TVLoss(&o.img, o.tvw*o.tvNorm, &o.gradT)
 	}
 	l.Total = l.Content + l.Style + l.TV
 	o.last = l

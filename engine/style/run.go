@@ -199,7 +199,7 @@ func newRunner(ctx context.Context, net features.Extractor, req Request) (*runne
 	if req.Settings != nil {
 		r.settings = req.Settings.clone()
 	} else {
-		r.settings = DefaultSettings()
+		r.settings = DefaultSettingsFor(net, req.Normalise)
 	}
 	if err := r.settings.validate(len(req.Styles), len(req.MorphStyles)); err != nil {
 		return nil, err
@@ -210,7 +210,11 @@ func newRunner(ctx context.Context, net features.Extractor, req Request) (*runne
 	}
 	r.sides = sides
 	r.bank = newBank(net, r.styleTaps, req.Styles, req.MorphStyles, req.StyleScale, req.Content)
+	if req.Normalise < NormAuto || req.Normalise > NormTarget {
+		return nil, fmt.Errorf("%w: unknown normalisation %d", ErrRequest, int(req.Normalise))
+	}
 	r.obj = newObjective(ctx, net, r.styleTaps, weights, r.contentTap)
+	r.obj.relative = req.Normalise.resolve(net) == NormTarget
 	return r, nil
 }
 
@@ -251,7 +255,9 @@ func (r *runner) sync() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r.obj.targets = targets
+	if blended {
+		r.obj.setTargets(targets)
+	}
 	return changed || blended, nil
 }
 
@@ -270,7 +276,7 @@ func (r *runner) startScale(k int) error {
 	if err != nil {
 		return fmt.Errorf("%w: content at %dx%d: %w", ErrRequest, w, h, err)
 	}
-	r.obj.content = feats[r.contentTap].Clone()
+	r.obj.setContent(feats[r.contentTap].Clone(), content)
 	r.obj.setSize(h, w)
 
 	switch {

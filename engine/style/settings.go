@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"atelier/engine/features"
 	"atelier/engine/tensor"
 )
 
@@ -98,9 +99,73 @@ type Settings struct {
 	Colour ColourMode
 }
 
-// DefaultSettings returns the documented defaults.
+// DefaultSettings returns the documented defaults, which suit absolute
+// losses (NormNone) on VGG19.
 func DefaultSettings() Settings {
 	return Settings{ContentWeight: 5, StyleWeight: 100, TVWeight: 10}
+}
+
+// DefaultRelativeSettings returns the defaults for relative losses
+// (NormTarget): content weight 1, style weight 20, total-variation weight
+// 0.1. On VGG19 (128 px, tubingen x starry_night) style weight 3 looks
+// like the absolute defaults and 30 is strongly stylised; ResNet-50 with
+// the softmax transform stylises weakly below 30.
+func DefaultRelativeSettings() Settings {
+	return Settings{ContentWeight: 1, StyleWeight: 20, TVWeight: 0.1}
+}
+
+// DefaultSettingsFor returns the settings Run starts from when
+// Request.Settings is nil: DefaultRelativeSettings when norm resolves to
+// NormTarget for net, DefaultSettings otherwise.
+func DefaultSettingsFor(net features.Extractor, norm Normalisation) Settings {
+	if norm.resolve(net) == NormTarget {
+		return DefaultRelativeSettings()
+	}
+	return DefaultSettings()
+}
+
+// Normalisation chooses the scale of the loss terms.
+type Normalisation int
+
+const (
+	// NormAuto is NormTarget for ResNet-50 and NormNone for every other
+	// extractor (the default).
+	NormAuto Normalisation = iota
+	// NormNone uses the losses as defined (ContentLoss, StyleLayer.Loss,
+	// TVLoss), the scale neural-style's weights were tuned for on VGG19.
+	NormNone
+	// NormTarget divides the content loss by the mean square of the
+	// content features, each tap's style loss by the mean square of its
+	// target Gram matrix, and the total variation by the content image's,
+	// so every term is a relative error near 1 at the start whatever the
+	// network's feature scale and the image size. ResNet-50's
+	// softmax-transformed features, each channel summing to 1, give
+	// absolute Gram losses near 1e-11 and need it.
+	NormTarget
+)
+
+// String names the mode.
+func (n Normalisation) String() string {
+	switch n {
+	case NormAuto:
+		return "auto"
+	case NormNone:
+		return "none"
+	case NormTarget:
+		return "target"
+	}
+	return fmt.Sprintf("Normalisation(%d)", int(n))
+}
+
+// resolve turns NormAuto into the mode for net.
+func (n Normalisation) resolve(net features.Extractor) Normalisation {
+	if n != NormAuto {
+		return n
+	}
+	if _, ok := net.(*features.ResNet50); ok {
+		return NormTarget
+	}
+	return NormNone
 }
 
 // EffectiveStyleWeight is the style weight the objective uses (see
@@ -253,6 +318,9 @@ type Request struct {
 	StyleTaps []string
 	// StyleTapWeights weigh the style taps (one per tap). Default 1 each.
 	StyleTapWeights []float64
+	// Normalise chooses the scale of the loss terms. Default NormAuto
+	// (relative losses for ResNet-50, absolute otherwise).
+	Normalise Normalisation
 	// ContentTap is the tap of the content loss. Default: the extractor's
 	// DefaultContentTap (VGG19: relu4_2, or relu3_2 for the partial model;
 	// ResNet-50: stage3).
@@ -272,7 +340,8 @@ type Request struct {
 	// LearningRate is Adam's step size in pixel units (0..255). Default 5.
 	LearningRate float64
 
-	// Settings are the initial controls. nil: DefaultSettings().
+	// Settings are the initial controls. nil: DefaultSettingsFor(net,
+	// Normalise), which is DefaultSettings() for VGG19.
 	Settings *Settings
 	// Updates, when not nil, delivers new Settings while the run goes on.
 	// The latest value received takes effect at the next iteration: the
