@@ -45,21 +45,29 @@ func partialVGG(t testing.TB) *features.VGG19 {
 	return vgg.net
 }
 
-var imgCache sync.Map // "rel@side" -> *tensor.Tensor
+var imgCache sync.Map // rel or "rel@side" -> *tensor.Tensor
 
 // sharedImage loads an image of the shared folder with its longer side
-// scaled to side; the caller must not modify it.
+// scaled to side; the caller must not modify it. Each file is decoded once
+// per test binary (at most 512 px), then resized per size.
 func sharedImage(t testing.TB, rel string, side int) *tensor.Tensor {
 	t.Helper()
 	key := fmt.Sprint(rel, "@", side)
 	if v, ok := imgCache.Load(key); ok {
 		return v.(*tensor.Tensor)
 	}
-	img, err := imageio.Load(filepath.Join(sharedDir(t), "images", rel), imageio.Options{MaxSide: 4 * side})
-	if err != nil {
-		t.Fatal(err)
+	var orig *tensor.Tensor
+	if v, ok := imgCache.Load(rel); ok {
+		orig = v.(*tensor.Tensor)
+	} else {
+		img, err := imageio.Load(filepath.Join(sharedDir(t), "images", rel), imageio.Options{MaxSide: 512})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig = img.RGB
+		imgCache.Store(rel, orig)
 	}
-	out, err := imageio.ResizeLong(img.RGB, side)
+	out, err := imageio.ResizeLong(orig, side)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,4 +93,31 @@ func sameBits(a, b *tensor.Tensor) bool {
 		}
 	}
 	return true
+}
+
+var resnet struct {
+	once sync.Once
+	net  *features.ResNet50
+	err  error
+}
+
+// cachedResNet returns ResNet-50 with the softmax transform from the model
+// cache, or skips the test.
+func cachedResNet(t testing.TB) *features.ResNet50 {
+	t.Helper()
+	c, err := model.CacheDir()
+	if err != nil {
+		t.Skipf("no model cache: %v", err)
+	}
+	dir := filepath.Join(c, "resnet50-imagenet")
+	if _, err := os.Stat(filepath.Join(dir, "model.json")); err != nil {
+		t.Skipf("ResNet-50 is not in the model cache (%s): %v", dir, err)
+	}
+	resnet.once.Do(func() {
+		resnet.net, resnet.err = features.LoadResNet50(dir, features.ResNet50Options{Softmax: true})
+	})
+	if resnet.err != nil {
+		t.Fatal(resnet.err)
+	}
+	return resnet.net
 }

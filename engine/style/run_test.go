@@ -60,17 +60,21 @@ func runFrames(t *testing.T, ctx context.Context, net features.Extractor, req Re
 func styles(ts ...*tensor.Tensor) []*tensor.Tensor { return ts }
 
 // TestRealRun runs tubingen x starry_night at 96 px through the partial
-// VGG19 for 10 L-BFGS iterations.
+// VGG19 for 10 L-BFGS iterations (64 px and 5 iterations under -race).
 func TestRealRun(t *testing.T) {
 	net := partialVGG(t)
-	req := Request{Content: sharedImage(t, tubingen, 96), Styles: styles(sharedImage(t, starry, 96)), Iterations: 10}
+	side, iters, drop := 96, 10, 8.0
+	if raceEnabled {
+		side, iters, drop = 64, 5, 4
+	}
+	req := Request{Content: sharedImage(t, tubingen, side), Styles: styles(sharedImage(t, starry, side)), Iterations: iters}
 	start := startLosses(t, net, req)
 	frames, res, err := runFrames(t, context.Background(), net, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(frames) != 10 || res.Iterations != 10 {
-		t.Fatalf("%d frames, %d iterations; want 10", len(frames), res.Iterations)
+	if len(frames) != iters || res.Iterations != iters {
+		t.Fatalf("%d frames, %d iterations; want %d", len(frames), res.Iterations, iters)
 	}
 	curve := []string{fmt.Sprintf("start        %s", formatLosses(start))}
 	prev := start.Total
@@ -88,11 +92,11 @@ func TestRealRun(t *testing.T) {
 		inRange(t, f.Image)
 	}
 	t.Logf("loss curve (iteration, evaluations, elapsed; content style tv total):\n%s", strings.Join(curve, "\n"))
-	if last := frames[len(frames)-1].Losses.Total; !(last < start.Total/8) {
-		t.Errorf("total loss went from %.4g to %.4g, want a drop by 8x or more", start.Total, last)
+	if last := frames[len(frames)-1].Losses.Total; !(last < start.Total/drop) {
+		t.Errorf("total loss went from %.4g to %.4g, want a drop by %gx or more", start.Total, last, drop)
 	}
-	if res.Width != 96 || res.Height != 72 {
-		t.Errorf("result is %dx%d, want 96x72", res.Width, res.Height)
+	if res.Width != side || res.Height != side*3/4 {
+		t.Errorf("result is %dx%d, want %dx%d", res.Width, res.Height, side, side*3/4)
 	}
 	inRange(t, res.Image)
 	if !sameBits(res.Image, frames[len(frames)-1].Image) {
@@ -104,9 +108,12 @@ func formatLosses(l Losses) string {
 	return fmt.Sprintf("%10.4g %10.4g %10.4g %10.4g", l.Content, l.Style, l.TV, l.Total)
 }
 
-// smallReq is a fast request at 48 px.
+// small is the image size of the fast tests: 48 px, 32 under -race.
+var small = map[bool]int{false: 48, true: 32}[raceEnabled]
+
+// smallReq is a fast request at the small size.
 func smallReq(t *testing.T, iterations int) Request {
-	return Request{Content: sharedImage(t, tubingen, 48), Styles: styles(sharedImage(t, starry, 48)), Iterations: iterations}
+	return Request{Content: sharedImage(t, tubingen, small), Styles: styles(sharedImage(t, starry, small)), Iterations: iterations}
 }
 
 func TestSteering(t *testing.T) {
@@ -151,7 +158,7 @@ func TestSteeringRefusesBadSettings(t *testing.T) {
 	net := partialVGG(t)
 	updates := make(chan Settings, 1)
 	req := smallReq(t, 3)
-	req.Styles = styles(sharedImage(t, starry, 48), sharedImage(t, scream, 48))
+	req.Styles = styles(sharedImage(t, starry, small), sharedImage(t, scream, small))
 	req.Updates = updates
 	bad := DefaultSettings()
 	bad.Mix = []float64{0, 0}
@@ -265,7 +272,7 @@ func TestMixedStyleRunEqualsSingle(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := smallReq(t, 2)
-	req.Styles = styles(sharedImage(t, scream, 48), sharedImage(t, starry, 48))
+	req.Styles = styles(sharedImage(t, scream, small), sharedImage(t, starry, small))
 	s := DefaultSettings()
 	s.Mix = []float64{0, 1}
 	req.Settings = &s
@@ -282,7 +289,7 @@ func TestColourPreservation(t *testing.T) {
 	net := partialVGG(t)
 	run := func(mode ColourMode) Result {
 		req := smallReq(t, 6)
-		req.Content = sharedImage(t, tubingen, 64)
+		req.Content = sharedImage(t, tubingen, 4*small/3)
 		s := DefaultSettings()
 		s.Colour = mode
 		req.Settings = &s
@@ -294,7 +301,7 @@ func TestColourPreservation(t *testing.T) {
 		return res
 	}
 	plain, kept := run(ColourStyle), run(ColourLuminance)
-	content := sharedImage(t, tubingen, 64)
+	content := sharedImage(t, tubingen, 4*small/3)
 	plainChroma, plainLuma := yiqDiff(plain.Image, content)
 	keptChroma, _ := yiqDiff(kept.Image, content)
 	_, lumaVsPlain := yiqDiff(kept.Image, plain.Image)
@@ -384,7 +391,7 @@ func TestCoarseToFine(t *testing.T) {
 
 func TestRequestErrors(t *testing.T) {
 	net := partialVGG(t)
-	content, style := sharedImage(t, tubingen, 48), sharedImage(t, starry, 48)
+	content, style := sharedImage(t, tubingen, small), sharedImage(t, starry, small)
 	nan := content.Clone()
 	nan.Data[5] = float32(math.NaN())
 	zero := DefaultSettings()
@@ -417,4 +424,97 @@ func TestRequestErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scaled is an extractor whose features are k times the wrapped one's.
+type scaled struct {
+	features.Extractor
+	k    float32
+	outs map[string]*tensor.Tensor
+	gs   map[string]*tensor.Tensor
+}
+
+func (s *scaled) Extract(img *tensor.Tensor, taps []string) (map[string]*tensor.Tensor, error) {
+	outs, err := s.Extractor.Extract(img, taps)
+	if err != nil {
+		return nil, err
+	}
+	if s.outs == nil {
+		s.outs, s.gs = map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	}
+	clear(s.outs)
+	for name, f := range outs {
+		o := f.Clone()
+		for i := range o.Data {
+			o.Data[i] *= s.k
+		}
+		s.outs[name] = o
+	}
+	return s.outs, nil
+}
+
+func (s *scaled) Backward(grads map[string]*tensor.Tensor) *tensor.Tensor {
+	clear(s.gs)
+	for name, g := range grads {
+		o := g.Clone()
+		for i := range o.Data {
+			o.Data[i] *= s.k
+		}
+		s.gs[name] = o
+	}
+	return s.Extractor.Backward(s.gs)
+}
+
+// TestNormTarget checks that relative losses do not depend on the scale of
+// the features, while absolute ones grow with its square (content) and
+// fourth power (Gram).
+func TestNormTarget(t *testing.T) {
+	net := partialVGG(t)
+	big := &scaled{Extractor: net, k: 1000}
+	for _, tc := range []struct {
+		norm                 Normalisation
+		contentRatio, styleR float64
+	}{{NormTarget, 1, 1}, {NormNone, 1e6, 1e12}} {
+		t.Run(fmt.Sprint(tc.norm), func(t *testing.T) {
+			req := smallReq(t, 3)
+			req.Normalise = tc.norm
+			req.Init = InitStyle
+			s := DefaultRelativeSettings()
+			req.Settings = &s
+			a, b := startLosses(t, net, req), startLosses(t, big, req)
+			for _, p := range [][3]float64{{a.Content, b.Content, tc.contentRatio}, {a.Style, b.Style, tc.styleR}} {
+				if r := p[1] / p[0]; math.Abs(r/p[2]-1) > 1e-3 {
+					t.Errorf("scaling the features by 1000 scaled the loss %.4g by %.6g, want %g", p[0], r, p[2])
+				}
+			}
+			if tc.norm == NormTarget && (a.Style > 100 || a.Style < 0.1) {
+				t.Errorf("relative style loss %.4g at the start, want near the style weight", a.Style)
+			}
+		})
+	}
+}
+
+// TestResNetRun runs ResNet-50 with the softmax transform, when the model
+// cache holds it, with the default (relative) losses.
+func TestResNetRun(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("loads ResNet-50 (100 MB), slow under -short and -race")
+	}
+	net := cachedResNet(t)
+	req := smallReq(t, 5)
+	req.Content = sharedImage(t, tubingen, 64)
+	if got := DefaultSettingsFor(net, NormAuto); got.StyleWeight != DefaultRelativeSettings().StyleWeight {
+		t.Fatalf("ResNet-50 defaults to %+v, want the relative defaults", got)
+	}
+	start := startLosses(t, net, req)
+	frames, res, err := runFrames(t, context.Background(), net, req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := frames[len(frames)-1].Losses
+	t.Logf("ResNet-50 (softmax), 64 px: total %.4g -> %.4g in 5 iterations (%+v)", start.Total, last.Total, last)
+	if !(last.Total < start.Total/1.3) || math.IsNaN(last.Total) {
+		t.Errorf("loss went from %.4g to %.4g", start.Total, last.Total)
+	}
+	inRange(t, res.Image)
 }
