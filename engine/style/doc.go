@@ -29,5 +29,16 @@
 // neural-style's for Caffe VGG19 features of 0..255 images, with which this
 // package's losses agree (mean squared errors, Gram matrices divided by
 // C·H·W); the total-variation weight (10, on a mean over pixel values)
-// keeps that term a few percent of the total.
+// keeps that term a few percent of the total. Networks with other feature
+// scales use relative losses (NormTarget, automatic for ResNet-50), each
+// term divided by its target's magnitude, with DefaultRelativeSettings.
+//
+// Optimisation notes. Every L-BFGS reset (a new scale, or settings that
+// change the objective) starts with one extra evaluation that sizes the
+// first step from the gradient (32 gray levels for the steepest pixel):
+// nn.LBFGS's own first step, min(1, 1/|g|₁), is orders of magnitude too
+// short here and cost the line search 6 to 10 evaluations to grow. At each
+// new scale the loss first jumps up (the upsampled image lacks the fine
+// texture the style Gram matrices ask for) and then falls again within a
+// few iterations.
 package style

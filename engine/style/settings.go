@@ -346,9 +346,10 @@ type Request struct {
 	// Updates, when not nil, delivers new Settings while the run goes on.
 	// The latest value received takes effect at the next iteration: the
 	// style target is blended again when the mix, morph or colour matching
-	// changed, and the optimiser's history is reset whenever the objective
-	// changed. Settings that fail validation are ignored (the frame
-	// reports why). Run never closes it.
+	// changed, and the L-BFGS history is reset whenever the objective
+	// changed, since its curvature pairs belong to the old one (Adam keeps
+	// its moment estimates). Settings that fail validation are ignored (the
+	// frame reports why). Run never closes it.
 	Updates <-chan Settings
 }
 
