@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"atelier/engine/features"
 	"atelier/engine/tensor"
 )
 
@@ -208,5 +209,40 @@ func TestScaleSides(t *testing.T) {
 	}
 	if _, err := scaleSides(64, 4); !errors.Is(err, ErrRequest) {
 		t.Errorf("a first scale of 8 px gave %v, want ErrRequest", err)
+	}
+}
+
+// sizeSpy records the sizes of the images an extractor is run on.
+type sizeSpy struct {
+	features.Extractor
+	sizes []string
+}
+
+func (s *sizeSpy) Extract(img *tensor.Tensor, taps []string) (map[string]*tensor.Tensor, error) {
+	s.sizes = append(s.sizes, fmt.Sprintf("%dx%d", img.Shape[3], img.Shape[2]))
+	return s.Extractor.Extract(img, taps)
+}
+
+func TestStyleScale(t *testing.T) {
+	net := partialVGG(t)
+	content := sharedImage(t, tubingen, 64)
+	style := sharedImage(t, starry, 64) // 1024x640 originally: 64x40
+	for _, tc := range []struct {
+		scale float64
+		want  string
+	}{{1, "[48x30 64x40]"}, {0.5, "[24x15 32x20]"}, {2, "[96x60 128x80]"}} {
+		t.Run(fmt.Sprint(tc.scale), func(t *testing.T) {
+			spy := &sizeSpy{Extractor: net}
+			b := newBank(spy, net.DefaultStyleTaps(), []*tensor.Tensor{style}, nil, tc.scale, content)
+			for _, side := range []int{48, 64, 48, 64} {
+				if _, _, err := b.blend(Settings{}, side); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// One extraction per output size, reused when the size comes back.
+			if got := fmt.Sprint(spy.sizes); got != tc.want {
+				t.Errorf("style extracted at %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
