@@ -33,6 +33,25 @@ func stylizeEnv(t *testing.T) string {
 	return shared
 }
 
+// smallInputs returns copies of the shared content and style pictures
+// (tubingen, starry_night) scaled to a longer side of 96 px: decoding the
+// full-size JPEGs for every run would dominate the time under -race.
+func smallInputs(t *testing.T, shared string) (content, style string) {
+	t.Helper()
+	dir := t.TempDir()
+	content, style = filepath.Join(dir, "content.png"), filepath.Join(dir, "style.png")
+	for src, dst := range map[string]string{"images/content/tubingen.jpg": content, "images/style/starry_night.jpg": style} {
+		img, err := imageio.Load(filepath.Join(shared, src), imageio.Options{MaxSide: 96})
+		if err == nil {
+			err = imageio.SaveTensor(dst, img.RGB, nil, imageio.SaveOptions{})
+		}
+		if err != nil {
+			t.Fatalf("making a small copy of %s: %v", src, err)
+		}
+	}
+	return content, style
+}
+
 // runCLI runs one atelier command line the way Main does.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -42,10 +61,10 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func tinyArgs(shared, out string, extra ...string) []string {
+func tinyArgs(content, style, out string, extra ...string) []string {
 	args := []string{"stylize",
-		"--content", filepath.Join(shared, "images/content/tubingen.jpg"),
-		"--style", filepath.Join(shared, "images/style/starry_night.jpg") + ":1",
+		"--content", content,
+		"--style", style + ":1",
 		"--size", "64", "--iters", "3", "--scales", "1", "--seed", "11",
 		"--out", out}
 	return append(args, extra...)
@@ -82,14 +101,14 @@ func readSettings(t *testing.T, path string) job.StylizeOptions {
 }
 
 // TestStylizeCommand runs the command end to end at 64 px: the image, the
-// JSON line, the progress lines, the refusal to overwrite, --force, and a
-// rerun with --from whose explicit flags win.
+// JSON line, the progress lines, the refusal to overwrite, and a rerun with
+// --from (explicit flags winning) that replaces the file with --force.
 func TestStylizeCommand(t *testing.T) {
-	shared := stylizeEnv(t)
+	content, style := smallInputs(t, stylizeEnv(t))
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.png")
 
-	code, stdout, stderr := runCLI(t, tinyArgs(shared, out)...)
+	code, stdout, stderr := runCLI(t, tinyArgs(content, style, out)...)
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", code, stderr)
 	}
@@ -118,7 +137,7 @@ func TestStylizeCommand(t *testing.T) {
 	before, _ := os.ReadFile(out)
 
 	t.Run("refuses to overwrite", func(t *testing.T) {
-		code, _, stderr := runCLI(t, tinyArgs(shared, out)...)
+		code, _, stderr := runCLI(t, tinyArgs(content, style, out)...)
 		if code != 1 || !strings.Contains(stderr, "already exists") || !strings.Contains(stderr, "--force") {
 			t.Fatalf("exit %d, stderr %q", code, stderr)
 		}
@@ -127,31 +146,24 @@ func TestStylizeCommand(t *testing.T) {
 		}
 	})
 
-	t.Run("from", func(t *testing.T) {
-		out2 := filepath.Join(dir, "again.jpg")
-		code, stdout, stderr := runCLI(t, "stylize", "--from", out, "--iters", "2", "--tv-weight", "0", "--out", out2)
+	// --from reads the settings of out and then, with --force, replaces
+	// it: the explicit flags win over the stored settings.
+	t.Run("from and force", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "stylize", "--from", out, "--iters", "2", "--tv-weight", "0", "--out", out, "--force")
 		if code != 0 {
 			t.Fatalf("exit %d\nstderr: %s", code, stderr)
 		}
-		if rep := lastJSON(t, stdout); rep.Iterations != 2 || rep.Out != out2 {
+		if rep := lastJSON(t, stdout); rep.Iterations != 2 || rep.Out != out {
 			t.Errorf("JSON line %+v", rep)
 		}
-		got := readSettings(t, out2)
+		if after, _ := os.ReadFile(out); bytes.Equal(after, before) {
+			t.Error("--force did not replace the file")
+		}
+		got := readSettings(t, out)
 		want := first
 		want.Iterations, want.CoarseIterations, want.TVWeight = 2, 2, -1
 		if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 			t.Errorf("--from settings:\n got %s\nwant %s", g, w)
-		}
-	})
-
-	t.Run("force", func(t *testing.T) {
-		code, stdout, stderr := runCLI(t, tinyArgs(shared, out, "--force", "--seed", "12")...)
-		if code != 0 {
-			t.Fatalf("exit %d\nstderr: %s", code, stderr)
-		}
-		lastJSON(t, stdout)
-		if readSettings(t, out).Seed != 12 {
-			t.Error("--force did not replace the file")
 		}
 	})
 }
@@ -168,7 +180,7 @@ func mustJSON(t *testing.T, v any) string {
 // TestStylizeBadInput: every bad input is one plain sentence on stderr,
 // exit 1 (or 2 for a wrong command line), and never a panic.
 func TestStylizeBadInput(t *testing.T) {
-	shared := stylizeEnv(t)
+	content, style := smallInputs(t, stylizeEnv(t))
 	dir := t.TempDir()
 	tiny := filepath.Join(dir, "tiny.png")
 	f, _ := os.Create(tiny)
@@ -180,8 +192,6 @@ func TestStylizeBadInput(t *testing.T) {
 	f, _ = os.Create(plain)
 	png.Encode(f, image.NewRGBA(image.Rect(0, 0, 32, 32)))
 	f.Close()
-	content := filepath.Join(shared, "images/content/tubingen.jpg")
-	style := filepath.Join(shared, "images/style/starry_night.jpg")
 	out := filepath.Join(dir, "out.png")
 
 	cases := []struct {

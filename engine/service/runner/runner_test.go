@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,11 +45,66 @@ func testFinder(t *testing.T, cache string) *Finder {
 	return &Finder{Registry: reg, Store: &model.Store{Root: cache, Shared: sharedDir(t)}}
 }
 
-func shortRequest(t *testing.T, iters int) job.Request {
+// inputDir holds small copies of the shared test pictures, made once per
+// run: decoding the full-size JPEGs for every job would dominate the
+// tests' time under the race detector.
+var inputDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "atelier-runner-test-")
+	if err != nil {
+		panic(err)
+	}
+	inputDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var inputsOnce sync.Once
+
+// smallInputs returns the content and style pictures (tubingen and
+// starry_night) scaled to a longer side of 96 px, as PNG files.
+func smallInputs(t *testing.T) (content, style string) {
+	t.Helper()
 	shared := sharedDir(t)
+	content, style = filepath.Join(inputDir, "content.png"), filepath.Join(inputDir, "style.png")
+	inputsOnce.Do(func() {
+		for src, dst := range map[string]string{"images/content/tubingen.jpg": content, "images/style/starry_night.jpg": style} {
+			img, err := imageio.Load(filepath.Join(shared, src), imageio.Options{MaxSide: 96})
+			if err == nil {
+				err = imageio.SaveTensor(dst, img.RGB, nil, imageio.SaveOptions{})
+			}
+			if err != nil {
+				t.Fatalf("making a small copy of %s: %v", src, err)
+			}
+		}
+	})
+	if _, err := os.Stat(style); err != nil {
+		t.Fatalf("the small test pictures are missing: %v", err)
+	}
+	return content, style
+}
+
+// stylize is shared by the tests so that the network loads (and warms up)
+// once; it finds the partial VGG19 only.
+var stylize struct {
+	once sync.Once
+	r    *Stylize
+}
+
+func testService(t *testing.T) *service.Service {
+	t.Helper()
+	f := testFinder(t, filepath.Join(inputDir, "empty-cache"))
+	stylize.once.Do(func() { stylize.r = &Stylize{Finder: f} })
+	return service.New(map[job.Kind]service.Runner{job.KindStylize: stylize.r})
+}
+
+func shortRequest(t *testing.T, iters int) job.Request {
+	content, style := smallInputs(t)
 	return job.Request{Kind: job.KindStylize, Stylize: &job.StylizeOptions{
-		Content:    job.Source{Path: filepath.Join(shared, "images/content/tubingen.jpg")},
-		Styles:     []job.Style{{Source: job.Source{Path: filepath.Join(shared, "images/style/starry_night.jpg")}, Weight: 1}},
+		Content:    job.Source{Path: content},
+		Styles:     []job.Style{{Source: job.Source{Path: style}, Weight: 1}},
 		Size:       64,
 		Iterations: iters,
 		Scales:     1,
@@ -87,7 +143,7 @@ func finish(t *testing.T, h *service.Handle) job.Update {
 // TestStylizeShortRun runs a real 64 px job with the partial VGG19 through
 // the service and checks the result, its file and the recorded settings.
 func TestStylizeShortRun(t *testing.T) {
-	svc := service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: testFinder(t, "")}})
+	svc := testService(t)
 	req := shortRequest(t, 3)
 	req.Out = filepath.Join(t.TempDir(), "out.png")
 	req.Stylize.Seed = 7
@@ -151,7 +207,7 @@ func TestStylizeShortRun(t *testing.T) {
 // TestStylizeSteeringAndCancel steers a real job (the colour mode), then
 // cancels another one mid-run.
 func TestStylizeSteeringAndCancel(t *testing.T) {
-	svc := service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: testFinder(t, "")}})
+	svc := testService(t)
 	req := shortRequest(t, 4)
 	h, err := svc.Start(context.Background(), req)
 	if err != nil {
@@ -210,7 +266,7 @@ func TestStylizeBadInput(t *testing.T) {
 		{"bad output type", func(r *job.Request) { r.Out = filepath.Join(dir, "out.bmp") }, "bmp"},
 		{"no resnet", func(r *job.Request) { r.Stylize.Network = job.NetworkResNet50 }, "atelier models fetch resnet50-imagenet"},
 	}
-	svc := service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: testFinder(t, "")}})
+	svc := testService(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			req := shortRequest(t, 2)

@@ -47,33 +47,36 @@ type Stylize struct {
 	netInfo Network
 }
 
-// network returns the extractor for kind, loading it unless it is the one
-// loaded last.
-func (s *Stylize) network(kind string, rep *service.Reporter) (features.Extractor, Network, error) {
+// find looks for the network of the kind asked for.
+func (s *Stylize) find(kind string) (Network, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Finder == nil {
 		f, err := DefaultFinder()
 		if err != nil {
-			return nil, Network{}, err
+			return Network{}, err
 		}
 		s.Finder = f
 	}
-	n, err := s.Finder.Find(kind)
-	if err != nil {
-		return nil, Network{}, err
-	}
+	return s.Finder.Find(kind)
+}
+
+// load returns the extractor for n, loading it unless it is the one
+// loaded last.
+func (s *Stylize) load(n Network, rep *service.Reporter) (features.Extractor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.net != nil && s.netInfo == n {
-		return s.net, n, nil
+		return s.net, nil
 	}
 	rep.Stage("loading " + n.String())
 	s.net, s.netInfo = nil, Network{} // let the old one go before loading
 	net, err := Load(n)
 	if err != nil {
-		return nil, Network{}, err
+		return nil, err
 	}
 	s.net, s.netInfo = net, n
-	return net, n, nil
+	return net, nil
 }
 
 // Run implements service.Runner for job.KindStylize.
@@ -83,6 +86,12 @@ func (s *Stylize) Run(ctx context.Context, req job.Request, rep *service.Reporte
 	}
 	opts := req.Stylize.WithDefaults()
 	if err := checkOut(req); err != nil {
+		return service.Result{}, err
+	}
+
+	// Find the network first: a missing one is reported before any work.
+	netInfo, err := s.find(opts.Network)
+	if err != nil {
 		return service.Result{}, err
 	}
 
@@ -107,7 +116,7 @@ func (s *Stylize) Run(ctx context.Context, req job.Request, rep *service.Reporte
 		return service.Result{}, err
 	}
 
-	net, netInfo, err := s.network(opts.Network, rep)
+	net, err := s.load(netInfo, rep)
 	if err != nil {
 		return service.Result{}, err
 	}
