@@ -310,7 +310,7 @@ func (n *Network) Upscale(ctx context.Context, rgb *tensor.Tensor, progress Prog
 	}
 
 	var (
-		mu    sync.Mutex // guards out, done, firstErr and progress calls
+		mu    sync.Mutex // guards out, done, first and the progress calls
 		done  int
 		first error
 		wg    sync.WaitGroup
@@ -320,31 +320,38 @@ func (n *Network) Upscale(ctx context.Context, rgb *tensor.Tensor, progress Prog
 		next <- i
 	}
 	close(next)
-	for _, wk := range n.workers[:min(len(n.workers), total)] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if ctx.Err() != nil {
-					return
-				}
-				y, err := wk.run(rgb, plan.tiles[i], n.output, n.unit, n.scale)
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-				plan.blend(out, y, plan.tiles[i], 255/n.unit)
-				done++
-				if progress != nil {
-					progress(done, total)
+	work := func(wk *netWorker) {
+		for i := range next {
+			if ctx.Err() != nil {
+				return
+			}
+			y, err := wk.run(rgb, plan.tiles[i], n.output, n.unit, n.scale)
+			mu.Lock()
+			if first != nil || err != nil {
+				if first == nil {
+					first = err
 				}
 				mu.Unlock()
+				return
 			}
-		}()
+			plan.blend(out, y, plan.tiles[i], 255/n.unit)
+			done++
+			if progress != nil {
+				progress(done, total)
+			}
+			mu.Unlock()
+		}
+	}
+	if workers := n.workers[:min(len(n.workers), total)]; len(workers) == 1 {
+		work(workers[0]) // in the caller's goroutine
+	} else {
+		for _, wk := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				work(wk)
+			}()
+		}
 	}
 	wg.Wait()
 	if first != nil {

@@ -46,8 +46,9 @@ var (
 )
 
 // Progress reports that done of total units of work (tiles) are finished.
-// It is called from the goroutine running Upscale, once with done = 0 before
-// the work starts and once after each unit.
+// It is called once with done = 0 before the work starts and once after
+// each unit, one call at a time: from the goroutine running Upscale, or
+// from its worker goroutines when Options.Workers > 1.
 type Progress func(done, total int)
 
 // Upscaler enlarges RGB images by a fixed integer factor.
