@@ -88,8 +88,8 @@ func TestValidate(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	o := validStylize().WithDefaults()
-	if o.Size != DefaultSize || o.ContentWeight != DefaultContentWeight || o.StyleWeight != DefaultStyleWeight ||
-		o.TVWeight != DefaultTVWeight || o.Iterations != DefaultIterations || o.Scales != 0 ||
+	if o.Size != DefaultSize || o.ContentWeight != 0 || o.StyleWeight != 0 ||
+		o.TVWeight != 0 || o.Iterations != DefaultIterations || o.Scales != 0 ||
 		o.CoarseIterations != DefaultCoarseIterations || o.StyleScale != 1 || o.LearningRate != 0 ||
 		o.Optimizer != DefaultOptimizer || o.Seed != 0 {
 		t.Errorf("defaults not filled: %+v", o)

@@ -37,9 +37,6 @@ const (
 // StylizeOptions.WithDefaults).
 const (
 	DefaultSize             = 512
-	DefaultContentWeight    = 5
-	DefaultStyleWeight      = 100
-	DefaultTVWeight         = 0.1
 	DefaultIterations       = 200
 	DefaultCoarseIterations = 100
 	DefaultStyleScale       = 1
@@ -76,17 +73,21 @@ type StylizeOptions struct {
 	// Size is the longer side of the result in pixels; the content image is
 	// scaled to it. 0 means DefaultSize (512).
 	Size int `json:"size"`
-	// ContentWeight weighs the content loss. 0 means DefaultContentWeight
-	// (5).
+	// ContentWeight weighs the content loss. The loss scale depends on the
+	// network (absolute for VGG19, relative for ResNet-50), so 0 means the
+	// network's default (engine/style's DefaultSettingsFor): 5 for VGG19,
+	// 1 for ResNet-50.
 	ContentWeight float64 `json:"content_weight"`
-	// StyleWeight weighs the style loss. 0 means DefaultStyleWeight (100).
+	// StyleWeight weighs the style loss. 0 means the network's default:
+	// 100 for VGG19, 20 for ResNet-50.
 	StyleWeight float64 `json:"style_weight"`
 	// StyleRatio, when positive, is the single content/style control: the
 	// style weight becomes StyleRatio x ContentWeight and StyleWeight is
 	// ignored. Default 0 (StyleWeight applies).
 	StyleRatio float64 `json:"style_ratio,omitempty"`
-	// TVWeight weighs the total-variation smoothness term. 0 means
-	// DefaultTVWeight (0.1); a negative value turns the term off.
+	// TVWeight weighs the total-variation smoothness term. 0 means the
+	// network's default: 10 for VGG19, 0.1 for ResNet-50; a negative value
+	// turns the term off.
 	TVWeight float64 `json:"tv_weight"`
 	// Colour chooses whose colours the result keeps. Default ColourStyle.
 	Colour ColourMode `json:"colour,omitempty"`
@@ -121,20 +122,12 @@ type StylizeOptions struct {
 	Seed int64 `json:"seed"`
 }
 
-// WithDefaults returns o with every zero field that has a default set to
-// it (Scales stays 0, automatic; Seed stays as it is).
+// WithDefaults returns o with every zero field that has a fixed default
+// set to it. The loss weights stay 0 (their defaults depend on the
+// network), Scales stays 0 (automatic) and Seed stays as it is.
 func (o StylizeOptions) WithDefaults() StylizeOptions {
 	if o.Size == 0 {
 		o.Size = DefaultSize
-	}
-	if o.ContentWeight == 0 {
-		o.ContentWeight = DefaultContentWeight
-	}
-	if o.StyleWeight == 0 {
-		o.StyleWeight = DefaultStyleWeight
-	}
-	if o.TVWeight == 0 {
-		o.TVWeight = DefaultTVWeight
 	}
 	if o.Iterations == 0 {
 		o.Iterations = DefaultIterations

@@ -17,6 +17,7 @@ import (
 	"atelier/engine/job"
 	"atelier/engine/model"
 	"atelier/engine/service"
+	"atelier/engine/style"
 	"atelier/weights"
 )
 
@@ -175,8 +176,9 @@ func TestStylizeShortRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(meta[imageio.SettingsKey]), &got); err != nil {
 		t.Fatalf("settings in the file: %v (%q)", err, meta[imageio.SettingsKey])
 	}
+	def := style.DefaultSettings() // VGG19's: absolute losses
 	if got.Seed != 7 || got.Size != 64 || got.Iterations != 3 || got.Scales != 1 || got.Network != job.NetworkVGG19 ||
-		got.ContentWeight != job.DefaultContentWeight || got.TVWeight != job.DefaultTVWeight ||
+		got.ContentWeight != def.ContentWeight || got.StyleWeight != def.StyleWeight || got.TVWeight != def.TVWeight ||
 		len(got.Styles) != 1 || got.Styles[0].Weight != 1 || !filepath.IsAbs(got.Content.Path) {
 		t.Errorf("recorded settings %+v", got)
 	}

@@ -124,7 +124,7 @@ func (s *Stylize) Run(ctx context.Context, req job.Request, rep *service.Reporte
 		return service.Result{}, err
 	}
 
-	sreq, settings := styleRequest(opts, content, styles, morphs)
+	sreq, settings := styleRequest(opts, style.DefaultSettingsFor(net, style.NormAuto), content, styles, morphs)
 	steer := make(chan style.Settings, 1)
 	sreq.Updates = steer
 
@@ -362,13 +362,14 @@ func loadStyles(styles []job.Style, what string, maxSide int, rep *service.Repor
 	return out, nil
 }
 
-// styleRequest translates the job's options for engine/style.
-func styleRequest(o job.StylizeOptions, content *tensor.Tensor, styles, morphs []*tensor.Tensor) (style.Request, style.Settings) {
+// styleRequest translates the job's options for engine/style; base holds
+// the network's default weights, for the weights the options leave at 0.
+func styleRequest(o job.StylizeOptions, base style.Settings, content *tensor.Tensor, styles, morphs []*tensor.Tensor) (style.Request, style.Settings) {
 	set := style.Settings{
-		ContentWeight: o.ContentWeight,
-		StyleWeight:   o.StyleWeight,
+		ContentWeight: orDefault(o.ContentWeight, base.ContentWeight),
+		StyleWeight:   orDefault(o.StyleWeight, base.StyleWeight),
 		StyleRatio:    o.StyleRatio,
-		TVWeight:      max(o.TVWeight, 0),
+		TVWeight:      max(orDefault(o.TVWeight, base.TVWeight), 0),
 		Mix:           weightsOf(o.Styles),
 		Morph:         o.Morph,
 		Colour:        colourMode(o.Colour),
@@ -399,6 +400,13 @@ func styleRequest(o job.StylizeOptions, content *tensor.Tensor, styles, morphs [
 		r.Init = style.InitStyle
 	}
 	return r, set
+}
+
+func orDefault(v, def float64) float64 {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 func weightsOf(styles []job.Style) []float64 {
