@@ -34,6 +34,9 @@ const (
 	// robustEps keeps the weight of exact matches finite (in squared
 	// 0..255 units per value).
 	robustEps = 1
+	// coarseFactor multiplies the iterations of the coarsest level, which
+	// cost little and settle the layout that the finer levels refine.
+	coarseFactor = 3
 )
 
 // patchLevel is one level of the pyramid.
@@ -70,16 +73,12 @@ type patchSynth struct {
 func runPatch(ctx context.Context, req Request, onFrame func(Frame)) (Result, error) {
 	start := time.Now()
 	res := Result{Seed: req.Seed}
-	k := req.PatchSize
-	_, _, sh, sw := req.Sample.Dims()
-	if sh < k+1 || sw < k+1 {
-		return res, fmt.Errorf("%w: the sample is %dx%d pixels; %d px patches need at least %d", ErrRequest, sw, sh, k, k+1)
-	}
+	k := req.PatchSize // at most 15, so the sample (MinSampleSide) holds more than one patch
 	if !req.Tileable && (req.Width < k || req.Height < k) {
 		return res, fmt.Errorf("%w: the output %dx%d is smaller than one %d px patch", ErrRequest, req.Width, req.Height, k)
 	}
 	levels := patchLevels(&req)
-	total := levels * req.Iterations
+	total := (levels + coarseFactor - 1) * req.Iterations
 	p := &patchSynth{ctx: ctx, k: k, wrap: req.Tileable, seed: req.Seed}
 	for li := 0; li < levels; li++ {
 		l := levels - 1 - li // pyramid index, coarsest first
@@ -96,7 +95,11 @@ func runPatch(ctx context.Context, req Request, onFrame func(Frame)) (Result, er
 		if err := p.vote(); err != nil {
 			return res, err
 		}
-		for it := 1; it <= req.Iterations; it++ {
+		iters := req.Iterations
+		if li == 0 {
+			iters *= coarseFactor
+		}
+		for it := 1; it <= iters; it++ {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
@@ -196,24 +199,38 @@ func (p *patchSynth) setLevel(lv patchLevel) {
 
 // collage sets the coarsest level's starting matches: the output is tiled
 // with blocks of 2k x 2k positions, each copying a random sample window
-// (a collage that the iterations then blend).
+// (a collage that the iterations then blend). When the output wraps, the
+// block grid starts at a random phase inside a block, so that the wrap-around
+// edges fall inside blocks rather than on their borders, which would
+// otherwise be likelier than elsewhere to leave a seam.
 func (p *patchSynth) collage() {
 	rng := newRNG(p.seed, 0, 0, 0, 0)
 	k := p.k
 	mx, my := p.lv.sw-k, p.lv.sh-k // largest match corner
-	b := 2 * k
-	bw, bh := min(b, mx+1), min(b, my+1)
-	for by := 0; by < p.nh; by += bh {
-		for bx := 0; bx < p.nw; bx += bw {
-			ox := rng.intn(mx - bw + 2)
-			oy := rng.intn(my - bh + 2)
-			for y := by; y < min(by+bh, p.nh); y++ {
-				for x := bx; x < min(bx+bw, p.nw); x++ {
-					i := 2 * (y*p.nw + x)
-					p.nnf[i] = int32(min(ox+x-bx, mx))
-					p.nnf[i+1] = int32(min(oy+y-by, my))
-				}
+	bw, bh := min(2*k, mx+1), min(2*k, my+1)
+	var px, py int
+	if p.wrap {
+		px, py = 1+rng.intn(bw-1), 1+rng.intn(bh-1)
+	}
+	cols, rows := (p.nw+px+bw-1)/bw, (p.nh+py+bh-1)/bh
+	origins := make([]int, 2*cols*rows)
+	for i := 0; i < len(origins); i += 2 {
+		origins[i], origins[i+1] = rng.intn(mx-bw+2), rng.intn(my-bh+2)
+	}
+	for y := 0; y < p.nh; y++ {
+		v := y + py
+		if p.wrap {
+			v = mod(v, p.nh)
+		}
+		for x := 0; x < p.nw; x++ {
+			u := x + px
+			if p.wrap {
+				u = mod(u, p.nw)
 			}
+			o := 2 * ((v/bh)*cols + u/bw)
+			i := 2 * (y*p.nw + x)
+			p.nnf[i] = int32(min(origins[o]+u%bw, mx))
+			p.nnf[i+1] = int32(min(origins[o+1]+v%bh, my))
 		}
 	}
 }
@@ -393,7 +410,7 @@ func (p *patchSynth) vote() error {
 					}
 				}
 				o := p.out[3*(y*w+x):]
-				o[0], o[1], o[2] = r/ws, g/ws, b/ws
+				o[0], o[1], o[2] = min(r/ws, 255), min(g/ws, 255), min(b/ws, 255)
 			}
 		}
 	}); err != nil {

@@ -68,7 +68,7 @@ const (
 	// DefaultPatchIterations is Request.Iterations' default for Patch.
 	DefaultPatchIterations = 5
 	// DefaultPatchSize is Request.PatchSize's default.
-	DefaultPatchSize = 7
+	DefaultPatchSize = 9
 	// DefaultHistory is Request.History's default.
 	DefaultHistory = 50
 )
@@ -96,7 +96,8 @@ type Request struct {
 	Seed int64
 	// Iterations is, for Gram, the L-BFGS iterations of the last scale
 	// (earlier scales run half as many), default 200; for Patch, the
-	// iterations (matching then averaging) at every pyramid level,
+	// iterations (matching then averaging) at every pyramid level but the
+	// coarsest, which runs three times as many (they cost little there),
 	// default 5.
 	Iterations int
 	// Scales is the number of resolutions. Gram: coarse-to-fine passes,
@@ -118,7 +119,7 @@ type Request struct {
 	History int
 
 	// PatchSize is the Patch method's patch side in pixels, odd, 3..15.
-	// Default 7.
+	// Larger patches keep larger structures whole. Default 9.
 	PatchSize int
 }
 
