@@ -61,10 +61,10 @@ func flagError(err error) error {
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return cli{stdout: os.Stdout, stderr: os.Stderr, studio: ui.Run}.run(ctx, args)
+	return cli{stdout: os.Stdout, stderr: os.Stderr, studio: openStudio}.run(ctx, args)
 }
 
-// cli dispatches one command line. studio opens the window (ui.Run outside
+// cli dispatches one command line. studio opens the window (openStudio outside
 // tests).
 type cli struct {
 	stdout, stderr io.Writer
@@ -120,7 +120,7 @@ func (c cli) runStudio(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&opts.Content, "content", "", "content image to open at start")
 	fs.StringVar(&opts.Style, "style", "", "style image to open at start")
-	fs.BoolVar(&opts.Autostart, "autostart", false, "start stylising once both images are open (recorded; not wired yet)")
+	fs.BoolVar(&opts.Autostart, "autostart", false, "start stylising once both images are open")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.usage(c.stdout)

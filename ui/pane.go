@@ -53,3 +53,13 @@ func (p *pane) show(path string, pv *preview) {
 	p.empty.Hide()
 	p.caption.SetText(fmt.Sprintf("%s — %d × %d %s", filepath.Base(path), pv.width, pv.height, strings.ToUpper(pv.format)))
 }
+
+// clear empties the pane. Call on the UI goroutine.
+func (p *pane) clear() {
+	p.loads++ // drop a load in flight
+	p.path = ""
+	p.image.Image = nil
+	p.image.Refresh()
+	p.empty.Show()
+	p.caption.SetText(" ")
+}

@@ -35,15 +35,30 @@ type Options struct {
 	// Style is an image file to open as the style image at start; "" opens
 	// none.
 	Style string
-	// Autostart asks to start stylising once both images are open. It is
-	// recorded only: the studio does not run style transfer yet.
+	// Autostart asks to start stylising once both images are open.
 	Autostart bool
+}
+
+// Services are what the studio needs from the rest of the program.
+type Services struct {
+	// Engine runs the jobs; nil leaves Start explaining that there is no
+	// engine.
+	Engine Engine
+	// Save writes exported results; nil leaves Export disabled in effect.
+	Save SaveFunc
 }
 
 // Run opens the studio window and blocks until the window is closed or ctx
 // is cancelled; it must be called from the main goroutine. It returns
 // ctx.Err() when ctx ended the session, ErrNoDisplay without a display.
+// The studio has no engine: use RunWith to run jobs.
 func Run(ctx context.Context, opts Options) error {
+	return RunWith(ctx, opts, Services{})
+}
+
+// RunWith is Run with the engine and the save function the studio uses.
+// A job still running when the window closes is cancelled.
+func RunWith(ctx context.Context, opts Options, svc Services) error {
 	if runtime.GOOS != "windows" && runtime.GOOS != "darwin" &&
 		os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
@@ -51,6 +66,10 @@ func Run(ctx context.Context, opts Options) error {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	s := newStudio(a, opts, nativePick)
+	s.engine, s.save, s.saveAs = svc.Engine, svc.Save, nativeSave
+	jobCtx, cancelJobs := context.WithCancel(ctx)
+	defer cancelJobs()
+	s.ctx = jobCtx
 	s.preload()
 	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
 	defer stop()
@@ -74,20 +93,26 @@ type studio struct {
 	onUI    func(f func())
 	pick    picker         // nil once the native dialog has failed: Fyne's is used
 	lastDir string         // folder of the last image opened; UI goroutine only
-	pending sync.WaitGroup // image loads and file choices in flight
+	pending sync.WaitGroup // image loads, file choices, saves and job watchers in flight
+
+	engine Engine          // runs jobs; nil: none
+	save   SaveFunc        // writes exported results
+	saveAs saver           // nil once the native save dialog has failed
+	ctx    context.Context // parent of the jobs' contexts
+	sc     styleControls   // the Style tab's settings and live view
 }
 
 // newStudio builds the window (not yet shown) for app a; preload then opens
 // the images named in opts.
 func newStudio(a fyne.App, opts Options, pick picker) *studio {
-	s := &studio{window: a.NewWindow("Atelier"), opts: opts, pick: pick, onUI: fyne.DoAndWait}
+	s := &studio{window: a.NewWindow("Atelier"), opts: opts, pick: pick, onUI: fyne.DoAndWait, ctx: context.Background()}
 	s.content = s.newPane("Content", "content image")
 	s.style = s.newPane("Style", "style image")
 	s.sample = s.newPane("Texture sample", "sample image")
 	s.lowRes = s.newPane("Image to upscale", "image to upscale")
 
 	s.tabs = container.NewAppTabs(
-		container.NewTabItem("Style", container.NewGridWithColumns(2, s.content.object, s.style.object)),
+		container.NewTabItem("Style", s.buildStyleTab()),
 		container.NewTabItem("Texture", s.sample.object),
 		container.NewTabItem("Upscale", s.lowRes.object),
 	)
@@ -96,8 +121,10 @@ func newStudio(a fyne.App, opts Options, pick picker) *studio {
 	return s
 }
 
-// preload starts loading the images named on the command line.
+// preload starts loading the images named on the command line; with
+// Autostart and both images named, the job starts once both are open.
 func (s *studio) preload() {
+	s.sc.autostart = s.opts.Autostart && s.opts.Content != "" && s.opts.Style != ""
 	if s.opts.Content != "" {
 		s.load(s.content, s.opts.Content)
 	}
@@ -180,11 +207,19 @@ func (s *studio) load(p *pane, path string) {
 				return // superseded by a later choice
 			}
 			if err != nil {
+				s.sc.autostart = false
 				dialog.ShowError(err, s.window)
 				return
 			}
 			p.show(path, pv)
 			s.lastDir = filepath.Dir(path)
+			if p == s.style {
+				s.addStyle(path, pv)
+			}
+			if s.sc.autostart && s.content.path != "" && len(s.sc.styles) > 0 {
+				s.sc.autostart = false
+				s.startJob()
+			}
 		})
 	}()
 }
