@@ -81,6 +81,7 @@ type command struct {
 var commands = map[string]command{
 	"stylize": {"repaint a photo in the manner of style images (atelier help stylize)", runStylize},
 	"upscale": {"enlarge an image with a super-resolution network (atelier help upscale)", runUpscale},
+	"texture": {"synthesise a texture from a sample, any size, optionally tileable (atelier help texture)", runTexture},
 	"sr-eval": {"measure upscaling methods on a folder of images (PSNR, SSIM)", runSREval},
 	"models":  {"list, fetch and verify model weights", runModels},
 	"bench":   {"time the numeric engine (e.g. atelier bench vgg --size 256)", runBench},
