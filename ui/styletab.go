@@ -228,6 +228,10 @@ func (s *studio) removeStyle(it *styleItem) {
 	}
 }
 
+// weightOf is it's slider value, rounded to hundredths (the slider's
+// steps leave float noise).
+func weightOf(it *styleItem) float64 { return math.Round(it.weight.Value*100) / 100 }
+
 // steer sends p to the running job, if any.
 func (s *studio) steer(p job.Params) {
 	if s.sc.running != nil {
@@ -245,7 +249,7 @@ func (s *studio) steerMix() {
 	mix := make([]float64, len(c.styles))
 	positive := false
 	for i, it := range c.styles {
-		mix[i] = it.weight.Value
+		mix[i] = weightOf(it)
 		positive = positive || mix[i] > 0
 	}
 	if positive {
@@ -286,7 +290,7 @@ func (s *studio) request() (job.Request, error) {
 		o.Network = n
 	}
 	for _, it := range c.styles {
-		o.Styles = append(o.Styles, job.Style{Source: job.Source{Path: it.path}, Weight: it.weight.Value})
+		o.Styles = append(o.Styles, job.Style{Source: job.Source{Path: it.path}, Weight: weightOf(it)})
 	}
 	return job.Request{Kind: job.KindStylize, Stylize: o}, nil
 }
