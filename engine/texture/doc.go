@@ -9,8 +9,8 @@
 //     optimised with L-BFGS, kept in 0..255 at every step, until the Gram
 //     matrices of its features in a feature network (features.Extractor,
 //     VGG19 with average pooling preferred) match the sample's at several
-//     taps. Tileable runs see the image as a torus through Circular, so every
-//     convolution and pooling wraps around. Optionally coarse to fine.
+//     taps. Tileable runs see the image as a torus through Padded
+//     (NewCircular), so every convolution and pooling wraps around. Optionally coarse to fine.
 //   - Patch (non-neural): texture optimisation in the manner of Kwatra,
 //     Essa, Bobick and Kwatra ("Texture Optimization for Example-based
 //     Synthesis", 2005) over a multi-resolution pyramid. Every k x k patch of

@@ -38,9 +38,16 @@ func DefaultTaps(net features.Extractor) []string {
 	return out
 }
 
-// minGramSide is the smallest side of a coarse Gram pass (output and
-// sample); passes that would be smaller are dropped.
-const minGramSide = 32
+// Coarse-to-fine planning of the Gram method.
+const (
+	// minGramSide is the smallest side of a coarse pass (output and
+	// sample); passes that would be smaller are dropped.
+	minGramSide = 32
+	// minAutoGramSide is the smallest shorter side of the output at the
+	// first automatic pass, and maxAutoGramScales bounds their number.
+	minAutoGramSide   = 128
+	maxAutoGramScales = 4
+)
 
 // noiseStd is the standard deviation of the starting noise, around the
 // sample's mean colour.
@@ -57,7 +64,7 @@ const firstStepPixels = 16
 // it repeatedly does not allocate beyond what the extractor does.
 type gramObjective struct {
 	ctx     context.Context
-	net     features.Extractor // the image's network (Circular when tileable)
+	net     features.Extractor // the image's network, wrapped in Padded
 	taps    []string
 	weights []float64
 	targets []*tensor.Tensor // one Gram matrix [C,C] per tap
@@ -139,7 +146,13 @@ type gramScale struct {
 // gramScales plans the passes, coarse to fine; the last has the request's
 // size and the sample as it is.
 func gramScales(req *Request) []gramScale {
-	n := max(req.Scales, 1)
+	n := req.Scales
+	if n == 0 {
+		n = 1
+		for n < maxAutoGramScales && min(req.Width, req.Height)>>n >= minAutoGramSide {
+			n++
+		}
+	}
 	_, _, sh, sw := req.Sample.Dims()
 	var out []gramScale
 	for k := n - 1; k >= 0; k-- {

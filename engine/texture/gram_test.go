@@ -117,6 +117,12 @@ func TestGramScales(t *testing.T) {
 		}
 	}
 
+	for _, tc := range []struct{ w, h, want int }{{512, 512, 3}, {512, 300, 2}, {256, 256, 2}, {200, 900, 1}, {2048, 2048, 4}} {
+		if got := len(gramScales(&Request{Sample: tensor.New(1, 3, 400, 400), Width: tc.w, Height: tc.h})); got != tc.want {
+			t.Errorf("%dx%d: %d automatic scales, want %d", tc.w, tc.h, got, tc.want)
+		}
+	}
+
 	net := testVGG(t)
 	real := sharedSample(t, "starry_night_crop.png", 128)
 	var sizes [][2]int
@@ -178,6 +184,7 @@ func TestGramErrors(t *testing.T) {
 		{"weights missing", net, Request{Sample: sample, Width: 32, Height: 32, Taps: []string{"relu4_1"}}, features.ErrMissingWeights},
 		{"tap weights", net, Request{Sample: sample, Taps: []string{"relu1_1"}, TapWeights: []float64{1, 2}}, ErrRequest},
 		{"output too small for the taps", net, Request{Sample: sample, Width: 4, Height: 4}, features.ErrInput},
+		{"sample too small for the taps", net, Request{Sample: sample, Width: 32, Height: 32, Taps: []string{"pool5"}}, features.ErrMissingWeights},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Run(context.Background(), tc.net, tc.req, nil)

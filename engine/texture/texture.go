@@ -102,7 +102,8 @@ type Request struct {
 	Iterations int
 	// Scales is the number of resolutions. Gram: coarse-to-fine passes,
 	// each twice the size of the one before, the sample scaled with the
-	// output; default 1 (one pass at full size). Patch: pyramid levels;
+	// output; default as many as keep the first pass's shorter side at
+	// least 128 px, at most 4 (256 px: 128 then 256). Patch: pyramid levels;
 	// default as many as keep the coarsest sample's shorter side at least
 	// 32 px, at most 5. Either way no level goes below the smallest size
 	// the method accepts.

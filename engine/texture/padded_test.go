@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"atelier/engine/features"
+	"atelier/engine/nn"
 	"atelier/engine/tensor"
 )
 
@@ -33,42 +34,98 @@ func TestCircularPad(t *testing.T) {
 	}
 }
 
-// TestWrapPadFold checks the wrap-around padding against its definition
-// and its fold against being its adjoint, <pad(x), y> = <x, fold(y)>,
-// including margins wider than the image.
-func TestWrapPadFold(t *testing.T) {
-	for _, tc := range []struct{ h, w, pad int }{{5, 7, 2}, {4, 3, 9}, {6, 6, 0}, {1, 5, 3}} {
-		t.Run(fmt.Sprintf("%dx%d+%d", tc.w, tc.h, tc.pad), func(t *testing.T) {
-			x := randImage(1, 2, 3, tc.h, tc.w)
-			p := wrapPad(nil, x, tc.pad)
-			ph, pw := tc.h+2*tc.pad, tc.w+2*tc.pad
-			if want := []int{2, 3, ph, pw}; !tensor.ShapeEqual(p.Shape, want) {
-				t.Fatalf("padded shape %v, want %v", p.Shape, want)
-			}
-			for q := 0; q < 6; q++ {
-				for y := 0; y < ph; y++ {
-					for xx := 0; xx < pw; xx++ {
-						got := p.Data[(q*ph+y)*pw+xx]
-						want := x.Data[(q*tc.h+((y-tc.pad)%tc.h+tc.h)%tc.h)*tc.w+((xx-tc.pad)%tc.w+tc.w)%tc.w]
-						if got != want {
-							t.Fatalf("padded[%d][%d][%d] = %v, want %v", q, y, xx, got, want)
+// TestPadFold checks the padding against nn.Pad2D (for margins the layer
+// accepts) and against its definition for wider ones, and the fold against
+// being its adjoint, <pad(x), y> = <x, fold(y)>.
+func TestPadFold(t *testing.T) {
+	for _, mode := range []nn.PadMode{nn.PadCircular, nn.PadReflect} {
+		for _, tc := range []struct{ h, w, pad int }{{5, 7, 2}, {4, 3, 9}, {6, 6, 0}, {1, 5, 3}, {8, 9, 4}} {
+			t.Run(fmt.Sprintf("%v/%dx%d+%d", mode, tc.w, tc.h, tc.pad), func(t *testing.T) {
+				x := randImage(1, 2, 3, tc.h, tc.w)
+				ymap, xmap := padMap(nil, mode, tc.h, tc.pad), padMap(nil, mode, tc.w, tc.pad)
+				p := padImage(nil, x, ymap, xmap)
+				ph, pw := tc.h+2*tc.pad, tc.w+2*tc.pad
+				if want := []int{2, 3, ph, pw}; !tensor.ShapeEqual(p.Shape, want) {
+					t.Fatalf("padded shape %v, want %v", p.Shape, want)
+				}
+				ref := nn.NewPad2D(mode, tc.pad, tc.pad, tc.pad, tc.pad)
+				if _, err := ref.OutShape(x.Shape); err == nil {
+					if d := tensor.MaxAbsDiff(p, ref.Forward(x)); d != 0 {
+						t.Errorf("differs from nn.Pad2D by %g", d)
+					}
+				} else if mode == nn.PadCircular {
+					for q := 0; q < 6; q++ {
+						for y := 0; y < ph; y++ {
+							for xx := 0; xx < pw; xx++ {
+								got := p.Data[(q*ph+y)*pw+xx]
+								want := x.Data[(q*tc.h+mod(y-tc.pad, tc.h))*tc.w+mod(xx-tc.pad, tc.w)]
+								if got != want {
+									t.Fatalf("padded[%d][%d][%d] = %v, want %v", q, y, xx, got, want)
+								}
+							}
 						}
 					}
 				}
+				y := randImage(2, 2, 3, ph, pw)
+				f := foldImage(nil, y, tc.h, tc.w, ymap, xmap)
+				var lhs, rhs float64
+				for i := range p.Data {
+					lhs += float64(p.Data[i]) * float64(y.Data[i])
+				}
+				for i := range x.Data {
+					rhs += float64(x.Data[i]) * float64(f.Data[i])
+				}
+				if math.Abs(lhs-rhs) > 1e-5*math.Abs(lhs) {
+					t.Errorf("<pad x, y> = %v, <x, fold y> = %v", lhs, rhs)
+				}
+			})
+		}
+	}
+	// Mirroring several times over: the pattern of a 3-value axis.
+	if got, want := padMap(nil, nn.PadReflect, 3, 6), []int{2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("mirror map %v, want %v", got, want)
+	}
+}
+
+// TestMirrored checks the mirror-padded network: far from the borders its
+// taps are the plain network's, at the borders they are those of the
+// mirrored image (the plain network's zero padding differs there).
+func TestMirrored(t *testing.T) {
+	net := testVGG(t)
+	const h, w = 48, 48
+	x := randImage(8, 1, 3, h, w)
+	m := NewMirrored(net, 0)
+	fm, err := m.Extract(x, []string{"relu2_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fm["relu2_1"].Clone()
+	fp, err := net.Extract(x, []string{"relu2_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := fp["relu2_1"]
+	_, c, fh, fw := a.Dims()
+	inner, border, scale := 0.0, 0.0, 0.0
+	for ch := 0; ch < c; ch++ {
+		for y := 0; y < fh; y++ {
+			for xx := 0; xx < fw; xx++ {
+				i := (ch*fh+y)*fw + xx
+				d := math.Abs(float64(a.Data[i] - b.Data[i]))
+				scale = math.Max(scale, math.Abs(float64(b.Data[i])))
+				if y >= 4 && y < fh-4 && xx >= 4 && xx < fw-4 { // 8 px of the image, beyond relu2_1's reach of 6
+					inner = math.Max(inner, d)
+				} else {
+					border = math.Max(border, d)
+				}
 			}
-			y := randImage(2, 2, 3, ph, pw)
-			f := wrapFold(nil, y, tc.pad, tc.h, tc.w)
-			var lhs, rhs float64
-			for i := range p.Data {
-				lhs += float64(p.Data[i]) * float64(y.Data[i])
-			}
-			for i := range x.Data {
-				rhs += float64(x.Data[i]) * float64(f.Data[i])
-			}
-			if math.Abs(lhs-rhs) > 1e-5*math.Abs(lhs) {
-				t.Errorf("<pad x, y> = %v, <x, fold y> = %v", lhs, rhs)
-			}
-		})
+		}
+	}
+	if inner > 1e-5*scale {
+		t.Errorf("inside, the mirrored taps differ from the plain ones by %g (largest tap value %g)", inner, scale)
+	}
+	if border < 1e-2*scale {
+		t.Errorf("at the borders the mirrored taps equal the zero-padded ones (max difference %g): the padding did nothing", border)
 	}
 }
 

@@ -6,60 +6,102 @@ import (
 	"strings"
 
 	"atelier/engine/features"
+	"atelier/engine/nn"
 	"atelier/engine/tensor"
 )
 
-// Circular wraps a feature extractor so that it sees its input as a torus:
-// every convolution and pooling of the wrapped network then behaves as if
-// it padded circularly, and images optimised through it tile seamlessly.
+// Padded wraps a feature extractor so that every convolution and pooling of
+// the wrapped network behaves as if it padded its input circularly
+// (nn.PadCircular: the image is seen as a torus, and images optimised
+// through it tile seamlessly) or by mirroring (nn.PadReflect). Run uses the
+// circular mode for tileable textures; mirroring, tried against the dark
+// frames zero padding leaves on Gram textures, traded them for a faint line
+// along the borders at 1.6 to 4 times the cost, so Run does not use it.
 //
-// It does so without touching the network: Extract pads the image by
-// wrapping it around (Pad pixels on every side), runs the network on the
-// padded image and crops each tap back to the positions of the original
-// image; Backward embeds the tap gradients into the padded maps, runs the
-// network backwards and folds the gradient of the padding back onto the
-// pixels it copied. When Pad is at least the receptive-field radius of the
-// deepest tap and a multiple of its stride, and the image's sides are
-// multiples of that stride, the taps are exactly those of the network with
-// circular padding (a circular shift of the image by a multiple of the
-// stride shifts every tap); for other sides the wrap is approximate at the
-// last few positions but still seamless.
+// It does so without touching the network: Extract pads the image (Pad
+// pixels on every side, wrapping around or mirroring, as many times as
+// needed), runs the network on the padded image and crops each tap back to
+// the positions of the original image; Backward embeds the tap gradients
+// into the padded maps, runs the network backwards and folds the gradient of
+// the padding back onto the pixels it copied. When Pad is at least the
+// receptive-field radius of the deepest tap and a multiple of its stride,
+// and the image's sides are multiples of that stride, the circular taps are
+// exactly those of the network with circular padding (a circular shift of
+// the image by a multiple of the stride shifts every tap); for other sides
+// the wrap is approximate at the last few positions but still seamless.
 //
 // The cost is that of the padded image: (H+2·Pad)·(W+2·Pad)/(H·W) times the
 // plain network's (1.56 at 256 px with Pad 32). Like the extractors, a
-// Circular keeps its buffers between calls and is not safe for concurrent
+// Padded keeps its buffers between calls and is not safe for concurrent
 // use.
-type Circular struct {
+type Padded struct {
 	// Net is the wrapped extractor.
 	Net features.Extractor
-	// Pad is the wrap-around margin in pixels; 0 chooses it from the taps
-	// of each Extract (see CircularPad).
+	// Pad is the margin in pixels; 0 chooses it from the taps of each
+	// Extract (see CircularPad).
 	Pad int
+	// Mode is nn.PadCircular or nn.PadReflect.
+	Mode nn.PadMode
 
-	padded   *tensor.Tensor
-	dimg     *tensor.Tensor
-	pad      int                       // margin of the last Extract
-	h, w     int                       // size of the last Extract's image
-	outs     map[string]*tensor.Tensor // the taps of the last Extract
-	cropped  map[string]*tensor.Tensor // their buffers, kept across calls
-	crops    map[string]crop
-	embedded map[string]*tensor.Tensor
-	seeds    map[string]*tensor.Tensor
+	padded     *tensor.Tensor
+	dimg       *tensor.Tensor
+	pad        int                       // margin of the last Extract
+	h, w       int                       // size of the last Extract's image
+	ymap, xmap []int                     // source row and column of each padded one
+	outs       map[string]*tensor.Tensor // the taps of the last Extract
+	cropped    map[string]*tensor.Tensor // their buffers, kept across calls
+	crops      map[string]crop
+	embedded   map[string]*tensor.Tensor
+	seeds      map[string]*tensor.Tensor
 }
 
-var _ features.Extractor = (*Circular)(nil)
+var _ features.Extractor = (*Padded)(nil)
+
+// NewCircular wraps net with wrap-around padding (see Padded); pad 0
+// chooses the margin from the taps.
+func NewCircular(net features.Extractor, pad int) *Padded {
+	return &Padded{Net: net, Pad: pad, Mode: nn.PadCircular}
+}
+
+// NewMirrored wraps net with mirror padding (see Padded); pad 0 chooses the
+// margin from the taps.
+func NewMirrored(net features.Extractor, pad int) *Padded {
+	return &Padded{Net: net, Pad: pad, Mode: nn.PadReflect}
+}
+
+// padIndex returns the input index that padded index i (relative to the
+// input's start, so negative before it) copies, for an axis of n values:
+// wrapping around, or mirroring without repeating the edge.
+func padIndex(mode nn.PadMode, i, n int) int {
+	if mode != nn.PadReflect {
+		return mod(i, n)
+	}
+	if n == 1 {
+		return 0
+	}
+	p := 2*n - 2
+	j := mod(i, p)
+	if j >= n {
+		j = p - j
+	}
+	return j
+}
+
+// padMap fills buf (reused) with the source index of each of the n+2·pad
+// padded positions.
+func padMap(buf []int, mode nn.PadMode, n, pad int) []int {
+	buf = buf[:0]
+	for i := -pad; i < n+pad; i++ {
+		buf = append(buf, padIndex(mode, i, n))
+	}
+	return buf
+}
 
 // crop is where a tap of the original image lies in the tap of the padded
 // one.
 type crop struct {
 	y0, x0, h, w int // offset and size in the padded tap
 	ph, pw       int // size of the padded tap
-}
-
-// NewCircular wraps net (see Circular); pad 0 chooses the margin from the
-// taps.
-func NewCircular(net features.Extractor, pad int) *Circular {
-	return &Circular{Net: net, Pad: pad}
 }
 
 // CircularPad returns a wrap-around margin large enough for the taps of a
@@ -119,9 +161,9 @@ func vggReach(tap string) (radius, stride int, ok bool) {
 	return radius, s, true
 }
 
-// Extract implements features.Extractor: the taps of the image seen as a
-// torus.
-func (c *Circular) Extract(img *tensor.Tensor, taps []string) (map[string]*tensor.Tensor, error) {
+// Extract implements features.Extractor: the taps of the padded image at
+// the original image's positions.
+func (c *Padded) Extract(img *tensor.Tensor, taps []string) (map[string]*tensor.Tensor, error) {
 	if img == nil || len(img.Shape) != 4 || img.Shape[1] != 3 || len(img.Data) != tensor.Volume(img.Shape) {
 		return nil, fmt.Errorf("%w: want RGB [N,3,H,W], got %v", features.ErrInput, img)
 	}
@@ -130,7 +172,9 @@ func (c *Circular) Extract(img *tensor.Tensor, taps []string) (map[string]*tenso
 		pad = CircularPad(taps)
 	}
 	_, _, h, w := img.Dims()
-	c.padded = wrapPad(c.padded, img, pad)
+	c.ymap = padMap(c.ymap, c.Mode, h, pad)
+	c.xmap = padMap(c.xmap, c.Mode, w, pad)
+	c.padded = padImage(c.padded, img, c.ymap, c.xmap)
 	outs, err := c.Net.Extract(c.padded, taps)
 	if err != nil {
 		return nil, err
@@ -199,7 +243,7 @@ func cropInto(dst, f *tensor.Tensor, cr crop) *tensor.Tensor {
 // Backward implements features.Extractor: the gradient with respect to the
 // original image, the padding's share folded back onto the pixels it
 // copied.
-func (c *Circular) Backward(grads map[string]*tensor.Tensor) *tensor.Tensor {
+func (c *Padded) Backward(grads map[string]*tensor.Tensor) *tensor.Tensor {
 	clear(c.seeds)
 	for tap, g := range grads {
 		if g == nil {
@@ -225,63 +269,52 @@ func (c *Circular) Backward(grads map[string]*tensor.Tensor) *tensor.Tensor {
 		c.seeds[tap] = e
 	}
 	dp := c.Net.Backward(c.seeds)
-	c.dimg = wrapFold(c.dimg, dp, c.pad, c.h, c.w)
+	c.dimg = foldImage(c.dimg, dp, c.h, c.w, c.ymap, c.xmap)
 	return c.dimg
 }
 
 // Taps implements features.Extractor.
-func (c *Circular) Taps() []string { return c.Net.Taps() }
+func (c *Padded) Taps() []string { return c.Net.Taps() }
 
 // DefaultStyleTaps implements features.Extractor.
-func (c *Circular) DefaultStyleTaps() []string { return c.Net.DefaultStyleTaps() }
+func (c *Padded) DefaultStyleTaps() []string { return c.Net.DefaultStyleTaps() }
 
 // DefaultContentTap implements features.Extractor.
-func (c *Circular) DefaultContentTap() string { return c.Net.DefaultContentTap() }
+func (c *Padded) DefaultContentTap() string { return c.Net.DefaultContentTap() }
 
-// wrapPad writes into dst (reused) img [N,C,H,W] padded by pad on every
-// side with the values of the torus: out[y][x] = in[(y−pad) mod H][(x−pad)
-// mod W]. The margin may exceed the image.
-func wrapPad(dst, img *tensor.Tensor, pad int) *tensor.Tensor {
+// padImage writes into dst (reused) img [N,C,H,W] padded to
+// [N,C,len(ymap),len(xmap)]: out[y][x] = in[ymap[y]][xmap[x]].
+func padImage(dst, img *tensor.Tensor, ymap, xmap []int) *tensor.Tensor {
 	n, ch, h, w := img.Dims()
-	ph, pw := h+2*pad, w+2*pad
+	ph, pw := len(ymap), len(xmap)
 	dst = tensor.Ensure(dst, n, ch, ph, pw)
 	for p := 0; p < n*ch; p++ {
 		src := img.Data[p*h*w : (p+1)*h*w]
 		out := dst.Data[p*ph*pw : (p+1)*ph*pw]
-		for y := 0; y < ph; y++ {
-			row := src[mod(y-pad, h)*w:][:w]
+		for y, sy := range ymap {
+			row := src[sy*w : (sy+1)*w]
 			o := out[y*pw : (y+1)*pw]
-			x := 0
-			for x < pw {
-				sx := mod(x-pad, w)
-				k := copy(o[x:], row[sx:])
-				x += k
+			for x, sx := range xmap {
+				o[x] = row[sx]
 			}
 		}
 	}
 	return dst
 }
 
-// wrapFold is wrapPad's adjoint: it sums the gradient of the padded image
-// dp into the pixels each position copied, into dst (reused).
-func wrapFold(dst, dp *tensor.Tensor, pad, h, w int) *tensor.Tensor {
+// foldImage is padImage's adjoint: it sums the gradient of the padded image
+// dp into the pixels each position copied, into dst (reused) of h x w.
+func foldImage(dst, dp *tensor.Tensor, h, w int, ymap, xmap []int) *tensor.Tensor {
 	n, ch, ph, pw := dp.Dims()
 	dst = tensor.EnsureZero(dst, n, ch, h, w)
 	for p := 0; p < n*ch; p++ {
 		src := dp.Data[p*ph*pw : (p+1)*ph*pw]
 		out := dst.Data[p*h*w : (p+1)*h*w]
-		for y := 0; y < ph; y++ {
-			row := out[mod(y-pad, h)*w:][:w]
+		for y, sy := range ymap {
+			row := out[sy*w : (sy+1)*w]
 			g := src[y*pw : (y+1)*pw]
-			x := 0
-			for x < pw {
-				sx := mod(x-pad, w)
-				k := min(w-sx, pw-x)
-				r, gg := row[sx:sx+k], g[x:x+k]
-				for i := range r {
-					r[i] += gg[i]
-				}
-				x += k
+			for x, sx := range xmap {
+				row[sx] += g[x]
 			}
 		}
 	}
