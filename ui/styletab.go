@@ -125,7 +125,7 @@ func (s *studio) buildStyleTab() fyne.CanvasObject {
 	c.export.Disable()
 
 	form := widget.NewForm(
-		widget.NewFormItem("Content ↔ style", container.NewBorder(nil, nil, nil, c.ratioLabel, c.ratio)),
+		widget.NewFormItem("Style strength", container.NewBorder(nil, nil, nil, c.ratioLabel, c.ratio)),
 		widget.NewFormItem("Smoothness (TV)", container.NewBorder(nil, nil, nil, c.tvLabel, c.tv)),
 		widget.NewFormItem("Colours", c.colours),
 		widget.NewFormItem("Output size", c.size),
@@ -134,10 +134,15 @@ func (s *studio) buildStyleTab() fyne.CanvasObject {
 		widget.NewFormItem("Network", c.network),
 	)
 	stylesHeading := widget.NewLabelWithStyle("Styles (weights mix them)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	left := container.NewVScroll(container.NewVBox(
-		s.content.object, s.style.object, stylesHeading, c.styleList, form,
-		container.NewGridWithColumns(2, c.start, c.stop),
-	))
+	// The panes are shorter here than on the other tabs, so that the
+	// settings fit; Start and Stop stay in view below the scrolling part.
+	s.content.image.SetMinSize(fyne.NewSize(200, 110))
+	s.style.image.SetMinSize(fyne.NewSize(200, 110))
+	s.style.open.SetText("Add style image…")
+	left := container.NewBorder(nil, container.NewGridWithColumns(2, c.start, c.stop), nil, nil,
+		container.NewVScroll(container.NewVBox(
+			s.content.object, s.style.object, stylesHeading, c.styleList, form,
+		)))
 
 	c.output = canvas.NewImageFromImage(nil)
 	c.output.FillMode = canvas.ImageFillContain
