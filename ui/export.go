@@ -95,8 +95,17 @@ func (s *studio) exportWithFyne(name string) {
 		}
 		path := w.URI().Path()
 		_ = w.Close()
-		// Fyne creates the file empty to hand us a writer; the engine's
-		// writer replaces it atomically.
+		if !imageExt(path) {
+			// Fyne created the file (empty) to hand us a writer; an empty
+			// file holds nothing to lose. Save beside it with ".png".
+			if st, err := os.Stat(path); err == nil && st.Size() == 0 {
+				_ = os.Remove(path)
+			}
+			s.saveTo(path)
+			return
+		}
+		// Fyne asked before overwriting an existing file, and created the
+		// file empty otherwise; the engine's writer replaces it atomically.
 		s.write(path, true)
 	}, s.window)
 	d.SetFileName(name)
@@ -113,9 +122,7 @@ func (s *studio) exportWithFyne(name string) {
 // saveTo saves the result at path (".png" added when it names neither
 // PNG nor JPEG), asking first when a file is there already.
 func (s *studio) saveTo(path string) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".png", ".jpg", ".jpeg":
-	default:
+	if !imageExt(path) {
 		path += ".png"
 	}
 	if _, err := os.Stat(path); err == nil {
@@ -152,4 +159,13 @@ func (s *studio) write(path string, overwrite bool) {
 			s.sc.status.SetText("Saved " + path)
 		})
 	}()
+}
+
+// imageExt reports whether path ends in an extension the writer knows.
+func imageExt(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".png", ".jpg", ".jpeg":
+		return true
+	}
+	return false
 }

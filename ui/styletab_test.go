@@ -463,3 +463,34 @@ func tapButton(t *testing.T, s *studio, label string) {
 	}
 	test.Tap(b)
 }
+
+func TestExportProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		askErr  error
+		saveErr error
+		want    string
+	}{
+		{"save fails", nil, errors.New("imageio: the disk is full."), `Could not save "out.png": the disk is full.`},
+		{"native dialog broken", errors.New("no GTK"), nil, "Save File"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, e, _, _ := readyStudio(t)
+			path := filepath.Join(t.TempDir(), "out.png")
+			saves := 0
+			s.save = func(string, image.Image, map[string]string, bool) error { saves++; return tc.saveErr }
+			s.saveAs = func(_, _, _ string) (string, error) { return path, tc.askErr }
+			s.onUI(func() { test.Tap(s.sc.start) })
+			_, j := e.last(t)
+			j.finish(s, job.Update{Kind: job.Done, Image: image.NewRGBA(image.Rect(0, 0, 2, 2))})
+			s.onUI(func() { test.Tap(s.sc.export) })
+			s.pending.Wait()
+			if got := overlayText(s.window); !strings.Contains(got, tc.want) {
+				t.Errorf("overlay %q, want %q", got, tc.want)
+			}
+			if tc.askErr != nil && (saves != 0 || s.saveAs != nil) {
+				t.Errorf("after a broken native dialog: %d saves, native dialog kept = %v", saves, s.saveAs != nil)
+			}
+		})
+	}
+}
