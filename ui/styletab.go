@@ -38,6 +38,7 @@ const (
 // styleItem is one style image in the Style tab's list.
 type styleItem struct {
 	path   string
+	pv     *preview // shown in the style pane when it is the latest left
 	weight *widget.Slider
 	remove *widget.Button
 	row    fyne.CanvasObject
@@ -195,7 +196,7 @@ func colourMode(keep bool) job.ColourMode {
 // the list, with weight 1. Call on the UI goroutine.
 func (s *studio) addStyle(path string, pv *preview) {
 	c := &s.sc
-	it := &styleItem{path: path}
+	it := &styleItem{path: path, pv: pv}
 	thumb := canvas.NewImageFromImage(fitRGBA(pv.img, 96))
 	thumb.FillMode = canvas.ImageFillContain
 	thumb.SetMinSize(fyne.NewSize(56, 56))
@@ -228,8 +229,12 @@ func (s *studio) removeStyle(it *styleItem) {
 			break
 		}
 	}
-	if len(c.styles) == 0 {
+	switch {
+	case len(c.styles) == 0:
 		s.style.clear()
+	case s.style.path == it.path:
+		last := c.styles[len(c.styles)-1]
+		s.style.show(last.path, last.pv)
 	}
 }
 

@@ -494,3 +494,35 @@ func TestExportProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestAddAndRemoveStyles(t *testing.T) {
+	s, e, _, first := readyStudio(t)
+	second := filepath.Join(filepath.Dir(first), "s2.png")
+	writePNG(t, second, 20, 20)
+	s.onUI(func() { s.load(s.style, second) })
+	s.pending.Wait()
+	if n := len(s.sc.styles); n != 2 || s.sc.styles[1].path != second {
+		t.Fatalf("%d styles, want 2 with %s last", n, second)
+	}
+	s.onUI(func() { test.Tap(s.sc.start) })
+	req, j := e.last(t)
+	if len(req.Stylize.Styles) != 2 {
+		t.Errorf("job has %d styles, want 2", len(req.Stylize.Styles))
+	}
+	s.onUI(func() { test.Tap(s.sc.styles[0].remove) })
+	if len(s.sc.styles) != 2 {
+		t.Error("a style was removed while its job runs")
+	}
+	j.finish(s, job.Update{Kind: job.Cancelled})
+	s.onUI(func() { test.Tap(s.sc.styles[1].remove) })
+	if s.style.path != first {
+		t.Errorf("after removing the style shown, the pane shows %q, want the one left, %q", s.style.path, first)
+	}
+	s.onUI(func() { test.Tap(s.sc.styles[0].remove) })
+	if len(s.sc.styles) != 0 || len(s.sc.styleList.Objects) != 0 {
+		t.Errorf("%d styles and %d rows left, want none", len(s.sc.styles), len(s.sc.styleList.Objects))
+	}
+	if s.style.path != "" || !s.style.empty.Visible() {
+		t.Error("the style pane still shows a removed style")
+	}
+}
