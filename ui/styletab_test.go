@@ -526,3 +526,17 @@ func TestAddAndRemoveStyles(t *testing.T) {
 		t.Error("the style pane still shows a removed style")
 	}
 }
+
+func TestBadSeedExplains(t *testing.T) {
+	s, e, _, _ := readyStudio(t)
+	s.onUI(func() {
+		s.sc.seed.SetText("twelve")
+		test.Tap(s.sc.start)
+	})
+	if got := overlayText(s.window); !strings.Contains(got, `The seed must be a whole number, not "twelve".`) {
+		t.Errorf("dialog %q, want the seed explained", got)
+	}
+	if len(e.reqs) != 0 {
+		t.Error("a job started with a bad seed")
+	}
+}
