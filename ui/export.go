@@ -141,8 +141,12 @@ func (s *studio) saveTo(path string) {
 // write saves the result through s.save off the UI goroutine.
 func (s *studio) write(path string, overwrite bool) {
 	res := s.sc.result
-	if res == nil || s.save == nil {
+	switch {
+	case res == nil:
 		s.showError(errors.New("there is nothing to save"))
+		return
+	case s.save == nil:
+		s.showError(errors.New("saving is not available in this build"))
 		return
 	}
 	s.sc.status.SetText("Saving " + filepath.Base(path) + "…")

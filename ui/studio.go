@@ -44,7 +44,8 @@ type Services struct {
 	// Engine runs the jobs; nil leaves Start explaining that there is no
 	// engine.
 	Engine Engine
-	// Save writes exported results; nil leaves Export disabled in effect.
+	// Save writes exported results; nil makes Export explain that saving
+	// is not available.
 	Save SaveFunc
 }
 
