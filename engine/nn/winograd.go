@@ -1,7 +1,10 @@
 package nn
 
 import (
+	"math"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -25,17 +28,33 @@ import (
 // The transformed weights are cached and recomputed when the weights change:
 // the cache is keyed on the weight slice and a sample of its values, and
 // invalidate forces a recomputation for changes the sample could miss.
+//
+// Where the processor has AMX-BF16 (Intel Sapphire Rapids and later) the
+// products run on the AMX tiles instead of sgemm, with every operand split
+// into three bfloat16 parts (winograd_amx.h): float32 accuracy, several
+// times faster than float32 FMA. ATELIER_AMX=0 in the environment turns
+// this off.
+
+var (
+	wgCacheBytes = envInt("WGCB", 1<<20)
+	wgSpillTiles = envInt("WGSPILL", 256)
+	wgMaxChunk   = envInt("WGMAX", 512)
+)
+
+func envInt(k string, d int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return d
+}
 
 const (
 	wgTile  = 4  // output tile side
 	wgFreqs = 36 // (wgTile+2)^2 frequencies per tile
 	// wgChunkFloats bounds the transformed inputs and products of one chunk
 	// (per worker), in float32s.
-	wgChunkFloats = 3 << 20
 	// wgMinChunk and wgMaxChunk bound the tiles of a chunk: fewer tiles make
 	// the per-frequency products too thin for sgemm to run at speed.
-	wgMinChunk = 96
-	wgMaxChunk = 512
 	// wgSamples weight values are compared to detect changed weights.
 	wgSamples = 61
 )
@@ -49,6 +68,7 @@ var wgUseGo = false
 // work inside a call is spread over GOMAXPROCS workers.
 type winograd struct {
 	cin, cout int
+	amx       bool // products on AMX tiles (bf16x6) instead of sgemm
 	fwd, bwd  wgWeights
 	task      wgTask
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
@@ -58,10 +78,14 @@ type winograd struct {
 }
 
 // wgWeights is one cached set of transformed weights: u[f][r][c] for
-// frequency f, output row r and input column c of the per-frequency product.
+// frequency f, output row r and input column c of the per-frequency product,
+// or for AMX the same values split into three bfloat16 planes in ub, padded
+// and packed as AMX tiles (winograd_amx.h).
 type wgWeights struct {
 	task   wgWeightTask
 	u      []float32
+	ub     []uint16
+	amx    bool
 	ok     bool
 	src    *float32
 	n      int
@@ -70,7 +94,7 @@ type wgWeights struct {
 
 // newWinograd returns an engine for cin input and cout output channels.
 func newWinograd(cin, cout int) *winograd {
-	return &winograd{cin: cin, cout: cout}
+	return &winograd{cin: cin, cout: cout, amx: wgAMX}
 }
 
 // invalidate drops the cached transformed weights, so the next call
@@ -83,46 +107,65 @@ func (w *winograd) invalidate() {
 // pixels, clamped at zero when relu is set. weight is [cout, cin, 3, 3],
 // bias is [cout] or nil, x is [cin, h, wd] and y is [cout, h, wd].
 func (w *winograd) forward(weight, bias, x, y []float32, h, wd int, relu bool) {
-	w.fwd.prepare(weight, w.cout, w.cin, false)
-	w.run(w.fwd.u, w.cin, w.cout, x, y, h, wd, bias, relu)
+	w.fwd.prepare(weight, w.cout, w.cin, false, w.useAMX(w.cout, w.cin))
+	w.run(&w.fwd, w.cin, w.cout, x, nil, y, h, wd, bias, relu)
 }
 
 // backwardInput computes dx, the gradient of the loss with respect to the
-// input x of forward, from dy, the gradient with respect to its output
-// before any ReLU (the caller masks dy). dy is [cout, h, wd], dx is
-// [cin, h, wd].
-func (w *winograd) backwardInput(weight, dy, dx []float32, h, wd int) {
-	w.bwd.prepare(weight, w.cout, w.cin, true)
-	w.run(w.bwd.u, w.cout, w.cin, dy, dx, h, wd, nil, false)
+// input x of forward, from dy, the gradient with respect to its output.
+// With a mask (the output of a forward pass with relu) dy is taken as zero
+// where the mask is not positive, the backward pass of the ReLU; mask may be
+// nil. dy and mask are [cout, h, wd], dx is [cin, h, wd].
+func (w *winograd) backwardInput(weight, dy, mask, dx []float32, h, wd int) {
+	w.bwd.prepare(weight, w.cout, w.cin, true, w.useAMX(w.cin, w.cout))
+	w.run(&w.bwd, w.cout, w.cin, dy, mask, dx, h, wd, nil, false)
 }
 
 // prepare (re)computes the transformed weights when weight is not the slice
 // and values they were computed from. For the backward set (flip) the
 // kernel is rotated by 180 degrees and the product rows are the cin input
 // channels. The work is spread over the workers by product rows.
-func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool) {
+func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip, amx bool) {
 	n := cout * cin * 9
 	if len(weight) != n {
 		panic("nn: winograd weight length does not match the channels")
 	}
-	if ww.ok && ww.src == &weight[0] && ww.n == n && ww.sampleMatches(weight) {
+	if ww.ok && ww.amx == amx && ww.src == &weight[0] && ww.n == n && ww.sampleMatches(weight) {
 		return
 	}
-	ww.u = growFloat32(ww.u, wgFreqs*n/9)
+	rows, cols := cout, cin
+	if flip {
+		rows, cols = cin, cout
+	}
 	t := &ww.task
-	t.u, t.weight, t.cout, t.cin, t.flip = ww.u, weight, cout, cin, flip
+	if amx {
+		np := 3 * wgFreqs * roundUp(rows, 32) * roundUp(cols, 32)
+		if len(ww.ub) != np || !ww.amx {
+			ww.ub = make([]uint16, np) // fresh: the padding must be zero
+		}
+		ww.u = nil
+	} else {
+		ww.u = growFloat32(ww.u, wgFreqs*n/9)
+		ww.ub = nil
+	}
+	ww.amx = amx
+	t.u, t.ub, t.weight, t.cout, t.cin, t.flip = ww.u, ww.ub, weight, cout, cin, flip
 	t.workers = max(1, runtime.GOMAXPROCS(0))
 	parallelRun(t, &t.wg, t.workers)
-	t.u, t.weight = nil, nil
+	t.u, t.ub, t.weight = nil, nil, nil
 	ww.ok, ww.src, ww.n = true, &weight[0], n
 	for i := range ww.sample {
 		ww.sample[i] = weight[sampleIndex(i, n)]
 	}
 }
 
+// roundUp rounds n up to a multiple of m.
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
 // wgWeightTask transforms a weight tensor, split by product rows.
 type wgWeightTask struct {
 	u, weight          []float32
+	ub                 []uint16 // AMX tiles, when u is nil
 	cout, cin, workers int
 	flip               bool
 	wg                 sync.WaitGroup
@@ -158,8 +201,21 @@ func (t *wgWeightTask) runWorker(id int) {
 					blk[f][c-c0] = v
 				}
 			}
+			if t.u != nil {
+				for f := range blk {
+					copy(t.u[(f*rows+r)*cols+c0:(f*rows+r)*cols+c1], blk[f][:c1-c0])
+				}
+				continue
+			}
+			// AMX tile (r/16, c0/32) of frequency f, row r%16, in three planes.
+			mb, kb := roundUp(rows, 32)/16, roundUp(cols, 32)/32
+			plane := len(t.ub) / 3
 			for f := range blk {
-				copy(t.u[(f*rows+r)*cols+c0:(f*rows+r)*cols+c1], blk[f][:c1-c0])
+				at := ((f*mb+r/16)*kb+c0/32)*512 + r%16*32
+				h, m, l := t.ub[at:at+c1-c0], t.ub[plane+at:plane+at+c1-c0], t.ub[2*plane+at:2*plane+at+c1-c0]
+				for i, v := range blk[f][:c1-c0] {
+					h[i], m[i], l[i] = bf16Split3(v)
+				}
 			}
 		}
 	}
@@ -177,6 +233,23 @@ func (ww *wgWeights) sampleMatches(weight []float32) bool {
 // sampleIndex spreads wgSamples indices over [0, n), both ends included.
 func sampleIndex(i, n int) int {
 	return int(int64(i) * int64(n-1) / (wgSamples - 1))
+}
+
+// bf16Split3 splits x into three bfloat16 values (raw bits) h = bf16(x),
+// m = bf16(x-h) and l = bf16(x-h-m), rounding to nearest even;
+// winograd_amx.h splits the inputs the same way.
+func bf16Split3(x float32) (h, m, l uint16) {
+	h = bf16Bits(x)
+	x -= math.Float32frombits(uint32(h) << 16)
+	m = bf16Bits(x)
+	x -= math.Float32frombits(uint32(m) << 16)
+	return h, m, bf16Bits(x)
+}
+
+// bf16Bits rounds x to bfloat16 (to nearest even) and returns its bits.
+func bf16Bits(x float32) uint16 {
+	b := math.Float32bits(x)
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
 
 // wgKernelTransform computes u = G g G^T for a 3x3 kernel g (row-major) in
@@ -206,68 +279,98 @@ func wgKernelTransform(g *[9]float32, u *[wgFreqs]float32) {
 
 // wgPlan is how one call splits its work.
 type wgPlan struct {
-	tw, th       int  // tiles per row, tile rows
+	amx          bool // products on AMX tiles
+	cinPad       int  // input channels as stored in the workspace
+	coutPad      int  // product rows as stored in the workspace
+	tw, tiles    int  // tiles per row, tiles in all
 	workers      int  // goroutines sharing the call
-	channelSplit bool // one chunk, workers share channels; else chunks of rows
-	rowsPerChunk int
+	channelSplit bool // one chunk, workers share channels; else chunks of tiles
+	chunkTiles   int
 	chunks       int
 	ldv          int // row stride of the transformed inputs and products
 	buffers      int // workspaces needed
 }
 
+// useAMX reports whether a product with rows output and k input channels
+// runs on AMX: both must fill most of a 16-wide tile.
+func (w *winograd) useAMX(rows, k int) bool { return w.amx && rows >= 16 && k >= 16 }
+
 // plan splits a convolution of an h x wd image from cin to cout channels.
-// When every worker can get at least one chunk of wgMinChunk tiles, workers
-// take whole chunks of tile rows (an even number of chunks of about the
-// target size); otherwise the image is one chunk and the workers share its
-// channels.
+// A chunk of tiles is sized so that its transformed inputs and products
+// stay in the core's L2 cache (wgCacheBytes); where even 32 tiles do not fit
+// (deep layers), chunks are as large as wgSpillTiles, since then the
+// transformed weights, read once per chunk, are the larger traffic. When
+// there are too few tiles for every worker to get a chunk, the image is one
+// chunk and the workers share its channels.
 func (w *winograd) plan(cin, cout, h, wd int) wgPlan {
-	var p wgPlan
-	p.tw, p.th = (wd+wgTile-1)/wgTile, (h+wgTile-1)/wgTile
+	p := wgPlan{amx: w.useAMX(cout, cin), cinPad: cin, coutPad: cout}
+	perTile := wgFreqs * 4 * (cin + cout) // bytes of V and M per tile
+	if p.amx {
+		p.cinPad, p.coutPad = roundUp(cin, 32), roundUp(cout, 32)
+		perTile = wgFreqs * (6*p.cinPad + 4*p.coutPad)
+	}
+	p.tw = (wd + wgTile - 1) / wgTile
+	p.tiles = p.tw * ((h + wgTile - 1) / wgTile)
 	p.workers = max(1, runtime.GOMAXPROCS(0))
-	tiles := p.tw * p.th
-	target := wgChunkFloats / (wgFreqs * (cin + cout))
-	target = min(max(target, wgMinChunk), wgMaxChunk)
-	if w.chunkTiles > 0 {
-		target = w.chunkTiles
+	ct := wgCacheBytes / perTile
+	if ct < 32 {
+		ct = wgSpillTiles
 	}
-	chunks := p.workers * max(1, (tiles+p.workers*target/2)/(p.workers*target))
+	ct = min(max(ct&^15, 32), wgMaxChunk)
 	if w.chunkTiles > 0 {
-		chunks = (tiles + target/2) / target
+		ct = w.chunkTiles
 	}
-	chunks = min(max(chunks, 1), p.th)
-	p.rowsPerChunk = (p.th + chunks - 1) / chunks
-	p.chunks = (p.th + p.rowsPerChunk - 1) / p.rowsPerChunk
-	p.channelSplit = p.workers > 1 && (tiles < wgMinChunk*p.workers || p.chunks < p.workers)
+	// Even shares: round the chunk count up to a multiple of the workers.
+	chunks := (p.tiles + ct - 1) / ct
+	if chunks > 1 && w.chunkTiles == 0 {
+		chunks = roundUp(chunks, p.workers)
+		ct = roundUp((p.tiles+chunks-1)/chunks, 16)
+		chunks = (p.tiles + ct - 1) / ct
+	}
+	p.chunkTiles, p.chunks = ct, chunks
+	p.channelSplit = p.workers > 1 && p.chunks < p.workers
 	if w.split != 0 {
 		p.channelSplit = w.split == 2
 	}
 	p.buffers = min(p.workers, p.chunks)
 	if p.channelSplit {
-		p.rowsPerChunk, p.chunks, p.buffers = p.th, 1, 1
+		p.chunkTiles, p.chunks, p.buffers = p.tiles, 1, 1
 	}
-	p.ldv = (p.rowsPerChunk*p.tw + 16 + 15) &^ 15
+	p.ldv = roundUp(p.chunkTiles+16, 16)
+	if p.amx {
+		p.ldv = roundUp(p.chunkTiles+16, 32)
+	}
 	return p
 }
 
-// workspaceBytes is the size of the workspaces a call on an h x wd image
-// borrows (they are kept for later calls).
+// workspaceBytes is the size of the workspaces a forward call on an h x wd
+// image borrows (they are kept for later calls).
 func (w *winograd) workspaceBytes(h, wd int) int {
 	p := w.plan(w.cin, w.cout, h, wd)
-	return 4 * p.buffers * wgFreqs * (w.cin + w.cout) * p.ldv
+	return 4 * p.buffers * (p.vFloats() + wgFreqs*p.coutPad*p.ldv)
+}
+
+// vFloats is the size of the transformed inputs, in float32s: on AMX three
+// planes of channel pairs.
+func (p *wgPlan) vFloats() int {
+	if p.amx {
+		return 3 * wgFreqs * p.cinPad / 2 * p.ldv
+	}
+	return wgFreqs * p.cinPad * p.ldv
 }
 
 // wgTask is the state of one convolution call shared by its workers.
 type wgTask struct {
 	wgPlan
-	u          []float32
-	cin, cout  int
-	x, y, bias []float32
-	h, w       int
-	relu       bool
-	next       atomic.Int64
-	ws         []*wgWorkspace
-	phase      int // channel-parallel mode: 1 input transform, 2 products and output
-	wg         sync.WaitGroup
+	wt            *wgWeights
+	cin, cout     int
+	x, mask, y, b []float32
+	h, w          int
+	relu          bool
+	next          atomic.Int64
+	ws            []*wgWorkspace
+	phase         int // channel-parallel mode: 1 input transform, 2 products and output
+	wg            sync.WaitGroup
 }
 
 // wgWorkspace is one worker's transformed inputs and products.
@@ -275,16 +378,19 @@ type wgWorkspace struct {
 	v, m []float32
 }
 
-// run convolves x (cin planes) into y (cout planes) with the transformed
-// weights u ([36][cout][cin]).
-func (w *winograd) run(u []float32, cin, cout int, x, y []float32, h, wd int, bias []float32, relu bool) {
-	if len(x) < cin*h*wd || len(y) < cout*h*wd {
+// run convolves x (cin planes, masked by mask where it is not positive,
+// unless mask is nil) into y (cout planes) with the transformed weights wt.
+func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd int, bias []float32, relu bool) {
+	if len(x) < cin*h*wd || len(y) < cout*h*wd || mask != nil && len(mask) < cin*h*wd {
 		panic("nn: winograd buffers too small for the image")
 	}
 	t := &w.task
-	t.u, t.cin, t.cout, t.x, t.y, t.bias, t.h, t.w, t.relu = u, cin, cout, x, y, bias, h, wd, relu
+	t.wt, t.cin, t.cout, t.x, t.mask, t.y, t.b, t.h, t.w, t.relu = wt, cin, cout, x, mask, y, bias, h, wd, relu
 	t.wgPlan = w.plan(cin, cout, h, wd)
-	t.ws = getWorkspaces(t.ws[:0], t.buffers, wgFreqs*cin*t.ldv, wgFreqs*cout*t.ldv)
+	if t.amx != wt.amx {
+		panic("nn: winograd weights prepared for the other product kernel")
+	}
+	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), wgFreqs*t.coutPad*t.ldv)
 	if t.channelSplit {
 		t.phase = 1
 		parallelRun(t, &t.wg, t.workers)
@@ -297,7 +403,7 @@ func (w *winograd) run(u []float32, cin, cout int, x, y []float32, h, wd int, bi
 	putWorkspaces(t.ws)
 	clear(t.ws)
 	t.ws = t.ws[:0]
-	t.x, t.y, t.bias, t.u = nil, nil, nil, nil
+	t.x, t.mask, t.y, t.b, t.wt = nil, nil, nil, nil, nil
 }
 
 // runWorker is one worker's share of the call.
@@ -305,13 +411,22 @@ func (t *wgTask) runWorker(id int) {
 	if t.channelSplit {
 		ws := t.ws[0]
 		if t.phase == 1 {
+			if t.amx { // whole channel pairs, padding included
+				p0, p1 := splitRange(t.cinPad/2, t.workers, id)
+				t.input(ws, 2*p0, 2*p1, 0, t.tiles)
+				return
+			}
 			c0, c1 := splitRange(t.cin, t.workers, id)
-			wgInput(t.x, c0, c1, t.cin, t.h, t.w, 0, t.th, ws.v, t.ldv)
+			t.input(ws, c0, c1, 0, t.tiles)
 			return
 		}
 		o0, o1 := splitRange(t.cout, t.workers, id)
-		t.products(ws, o0, o1, t.th*t.tw)
-		wgOutput(ws.m, o0, o1, t.cout, t.h, t.w, 0, t.th, t.ldv, t.bias, t.relu, t.y)
+		if t.amx { // whole 32-row blocks
+			q0, q1 := splitRange(t.coutPad/32, t.workers, id)
+			o0, o1 = min(32*q0, t.cout), min(32*q1, t.cout)
+		}
+		t.products(ws, o0, o1, t.tiles)
+		t.output(ws, o0, o1, 0, t.tiles)
 		return
 	}
 	ws := t.ws[id]
@@ -320,23 +435,42 @@ func (t *wgTask) runWorker(id int) {
 		if ch >= t.chunks {
 			return
 		}
-		ty0 := ch * t.rowsPerChunk
-		ty1 := min(ty0+t.rowsPerChunk, t.th)
-		wgInput(t.x, 0, t.cin, t.cin, t.h, t.w, ty0, ty1, ws.v, t.ldv)
-		t.products(ws, 0, t.cout, (ty1-ty0)*t.tw)
-		wgOutput(ws.m, 0, t.cout, t.cout, t.h, t.w, ty0, ty1, t.ldv, t.bias, t.relu, t.y)
+		t0 := ch * t.chunkTiles
+		t1 := min(t0+t.chunkTiles, t.tiles)
+		t.input(ws, 0, t.cinPad, t0, t1)
+		t.products(ws, 0, t.cout, t1-t0)
+		t.output(ws, 0, t.cout, t0, t1)
 	}
 }
 
+// input transforms channels [c0, c1) of tiles [t0, t1) into the workspace.
+func (t *wgTask) input(ws *wgWorkspace, c0, c1, t0, t1 int) {
+	if t.amx {
+		wgInputPairs(t.x, t.mask, c0, c1, t.cin, t.h, t.w, t0, t1, ws.v, t.cinPad/2, t.ldv)
+		return
+	}
+	wgInput(t.x, t.mask, c0, min(c1, t.cin), t.cin, t.h, t.w, t0, t1, ws.v, t.ldv)
+}
+
+// output inverse-transforms channels [o0, o1) of the products.
+func (t *wgTask) output(ws *wgWorkspace, o0, o1, t0, t1 int) {
+	wgOutput(ws.m, o0, o1, t.coutPad, t.h, t.w, t0, t1, t.ldv, t.b, t.relu, t.y)
+}
+
 // products computes rows [o0, o1) of the 36 per-frequency products
-// M[f] = U[f] V[f] for n tiles.
+// M[f] = U[f] V[f] for n tiles. On AMX o0 is a multiple of 32 and the rows
+// are computed in whole blocks of 32.
 func (t *wgTask) products(ws *wgWorkspace, o0, o1, n int) {
 	if o1 <= o0 {
 		return
 	}
+	if t.amx {
+		wgProductsAMX(t.wt.ub, ws.v, ws.m, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, (n+31)/32, t.ldv)
+		return
+	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv
 	for f := 0; f < wgFreqs; f++ {
-		a := t.u[(f*cout+o0)*cin:]
+		a := t.wt.u[(f*cout+o0)*cin:]
 		b := ws.v[f*cin*ldv:]
 		c := ws.m[(f*cout+o0)*ldv:]
 		tensor.Sgemm(false, false, o1-o0, n, cin, 1, a, cin, b, ldv, 0, c, ldv)

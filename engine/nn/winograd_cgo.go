@@ -5,33 +5,54 @@ package nn
 /*
 #cgo CFLAGS: -O3 -Wno-psabi
 #include "winograd_kernels.h"
+#include "winograd_amx.h"
 */
 import "C"
 
-import "unsafe"
+import (
+	"os"
+	"unsafe"
+)
 
-// wgInput transforms channels [c0, c1) of x for tile rows [ty0, ty1) into v
-// (layout in winograd_kernels.h).
-func wgInput(x []float32, c0, c1, cin, h, w, ty0, ty1 int, v []float32, ldv int) {
+// wgAMX reports whether new Winograd engines compute their products on AMX
+// tiles: the processor has AMX-BF16, the kernel granted the tile state, and
+// ATELIER_AMX is not "0".
+var wgAMX = os.Getenv("ATELIER_AMX") != "0" && C.wg_amx_init() == 1
+
+// wgInput transforms channels [c0, c1) of x (masked by mask unless nil)
+// for tiles [t0, t1) into v (layout in winograd_kernels.h).
+func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, ldv int) {
 	if wgUseGo {
-		wgInputGo(x, c0, c1, cin, h, w, ty0, ty1, v, ldv)
+		wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, ldv)
 		return
 	}
-	if c1 <= c0 || ty1 <= ty0 {
+	if c1 <= c0 || t1 <= t0 {
 		return
 	}
-	C.wg4_input((*C.float)(unsafe.Pointer(&x[0])), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
-		C.int(ty0), C.int(ty1), (*C.float)(unsafe.Pointer(&v[0])), C.long(ldv))
+	if len(v) < (wgFreqs-1)*cin*ldv+(c1-1)*ldv+t1-t0+15 {
+		panic("nn: winograd input buffer too small")
+	}
+	C.wg4_input((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
+		C.long(t0), C.long(t1), (*C.float)(unsafe.Pointer(&v[0])), C.long(ldv))
 }
 
-// wgOutput inverse-transforms output channels [o0, o1) of m for tile rows
-// [ty0, ty1) into y, adding bias (may be nil) and applying ReLU when relu.
-func wgOutput(m []float32, o0, o1, cout, h, w, ty0, ty1, ldm int, bias []float32, relu bool, y []float32) {
+// cPtr returns a C pointer to s[0], or NULL for an empty s.
+func cPtr(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+// wgOutput inverse-transforms output channels [o0, o1) of m (mstride rows
+// per frequency) for tiles [t0, t1) into y, adding bias (may be nil) and
+// applying ReLU when relu.
+func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
 	if wgUseGo {
-		wgOutputGo(m, o0, o1, cout, h, w, ty0, ty1, ldm, bias, relu, y)
+		wgOutputGo(m, o0, o1, mstride, h, w, t0, t1, ldm, bias, relu, y)
 		return
 	}
-	if o1 <= o0 || ty1 <= ty0 {
+	if o1 <= o0 || t1 <= t0 {
 		return
 	}
 	var b *C.float
@@ -42,6 +63,34 @@ func wgOutput(m []float32, o0, o1, cout, h, w, ty0, ty1, ldm int, bias []float32
 	if relu {
 		r = 1
 	}
-	C.wg4_output((*C.float)(unsafe.Pointer(&m[0])), C.int(o0), C.int(o1), C.int(cout), C.int(h), C.int(w),
-		C.int(ty0), C.int(ty1), C.long(ldm), b, r, (*C.float)(unsafe.Pointer(&y[0])))
+	C.wg4_output((*C.float)(unsafe.Pointer(&m[0])), C.int(o0), C.int(o1), C.int(mstride), C.int(h), C.int(w),
+		C.long(t0), C.long(t1), C.long(ldm), b, r, (*C.float)(unsafe.Pointer(&y[0])))
+}
+
+// wgInputPairs transforms channels [c0, c1) (c0 even; channels past cin
+// are zero) of x (masked by mask unless nil) for tiles [t0, t1) into the
+// three planes of split bfloat16 channel pairs in v, with kp pairs per
+// frequency.
+func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv int) {
+	if c1 <= c0 || t1 <= t0 {
+		return
+	}
+	if t1-t0+16 > ldv {
+		panic("nn: winograd chunk wider than its buffer")
+	}
+	if len(v) < 3*wgFreqs*kp*ldv || c1 > 2*kp || c0%2 != 0 {
+		panic("nn: winograd pair buffers too small")
+	}
+	C.wg4_input_pairs((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
+		C.long(t0), C.long(t1), (*C.uint32_t)(unsafe.Pointer(&v[0])), C.long(kp), C.long(ldv))
+}
+
+// wgProductsAMX computes the 32-row blocks [q0, q1) of all 36 products
+// from the packed weights u and the pair-split inputs v (winograd_amx.h).
+func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv int) {
+	if len(u) < 3*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv || len(v) < 3*wgFreqs*kb*16*ldv || nq*32 > ldv {
+		panic("nn: winograd AMX buffers too small")
+	}
+	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
+		(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv))
 }

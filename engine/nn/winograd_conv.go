@@ -63,7 +63,7 @@ func (c *Conv2D) backwardWinograd(x, dy, dx, dw []float32) bool {
 		return false
 	}
 	if dx != nil {
-		e.backwardInput(c.weight.Value.Data, dy, dx, c.core.g.h, c.core.g.w)
+		e.backwardInput(c.weight.Value.Data, dy, nil, dx, c.core.g.h, c.core.g.w)
 	}
 	if dw != nil {
 		c.core.backward(c.weight.Value.Data, x, dy, nil, dw)

@@ -6,12 +6,12 @@
 //
 // Layouts: an image is cin planes of h*w floats. Tile (ty, tx) covers output
 // rows 4ty..4ty+3 and columns 4tx..4tx+3, and reads input rows 4ty-1..4ty+4
-// and columns 4tx-1..4tx+4 (zero outside the image: padding 1). Within a
-// chunk of tile rows [ty0, ty1) tile t = (ty-ty0)*tw + tx with tw = ceil(w/4).
-// The transformed input V holds frequency f (0..35) of channel c of tile t at
-// v[(f*cin + c)*ldv + t]; the products M use the same layout with cout rows.
-// ldv must be at least the chunk's tile count plus 16: the last vector of a
-// tile row may write up to 15 lanes past it.
+// and columns 4tx-1..4tx+4 (zero outside the image: padding 1). Tiles are
+// numbered t = ty*tw + tx with tw = ceil(w/4); a chunk is a range [t0, t1)
+// of them. The transformed input V holds frequency f (0..35) of channel c of
+// tile t0+i at v[(f*cin + c)*ldv + i]; the products M use the same layout
+// with cout rows. ldv must be at least t1-t0+16: the last vector of a chunk
+// may write up to 15 lanes past it.
 
 #include <stdint.h>
 #include <string.h>
@@ -83,105 +83,141 @@ WG_INLINE void wg_interleave(float *p, wg_v16 q0, wg_v16 q1, wg_v16 q2, wg_v16 q
 
 static const float wg_zeros[80];
 
-// wg4_input transforms channels [c0, c1) of x for tile rows [ty0, ty1).
-WG_CLONES static void wg4_input(const float *x, int c0, int c1, int cin, int h, int w, int ty0,
-                                int ty1, float *v, long ldv) {
+// wg_row returns a pointer to 68 values of input row `row` from column col0
+// (col0 + i for i = 0..67), zero outside the image; with a mask plane mc,
+// values where the mask is not positive are zero too (a fused ReLU
+// backward). buf receives the row when it cannot be read in place.
+WG_INLINE const float *wg_row(const float *xc, const float *mc, int h, int w, int row, int col0,
+                              float *buf) {
+	if (row < 0 || row >= h) return wg_zeros;
+	const float *src = xc + (long)row * w;
+	const int inside = col0 >= 0 && col0 + 68 <= w;
+	if (mc) {
+		const float *msk = mc + (long)row * w;
+		if (inside) {
+			for (int i = 0; i < 68; i++) buf[i] = msk[col0 + i] > 0 ? src[col0 + i] : 0.0f;
+		} else {
+			for (int i = 0; i < 68; i++) {
+				const int c = col0 + i;
+				buf[i] = c >= 0 && c < w && msk[c] > 0 ? src[c] : 0.0f;
+			}
+		}
+		return buf;
+	}
+	if (inside) return src + col0;
+	const int lo = col0 < 0 ? 0 : col0;
+	const int hi = col0 + 68 < w ? col0 + 68 : w;
+	memset(buf, 0, sizeof(float) * 80);
+	if (hi > lo) memcpy(buf + (lo - col0), src + lo, sizeof(float) * (hi - lo));
+	return buf;
+}
+
+// wg4_group transforms the 16 tiles (ty, tx0 .. tx0+15) of one channel
+// plane xc (masked by mc unless NULL) into out[f], f = 0..35. buf is
+// scratch for rows at the edges.
+WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty, int tx0,
+                         float (*buf)[80], wg_v16 *out) {
+	const int col0 = 4 * tx0 - 1;
+	const float *rows[6];
+	for (int r = 0; r < 6; r++) rows[r] = wg_row(xc, mc, h, w, 4 * ty + r - 1, col0, buf[r]);
+	// Column pass: t[k][s] = sum_r BT[k][r] d[r][s].
+	wg_v16 t[6][6];
+	for (int s = 0; s < 6; s++) {
+		const int k = s & 3, off = s & 4;
+		wg_v16 z0 = wg_phase(rows[0] + off, k), z1 = wg_phase(rows[1] + off, k);
+		wg_v16 z2 = wg_phase(rows[2] + off, k), z3 = wg_phase(rows[3] + off, k);
+		wg_v16 z4 = wg_phase(rows[4] + off, k), z5 = wg_phase(rows[5] + off, k);
+		wg_v16 o[6];
+		WG_BT(z0, z1, z2, z3, z4, z5, o);
+		for (int k2 = 0; k2 < 6; k2++) t[k2][s] = o[k2];
+	}
+	// Row pass: V[k*6+j] = sum_s t[k][s] B[s][j].
+	for (int k = 0; k < 6; k++) {
+		WG_BT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], out + k * 6);
+	}
+}
+
+// WG_GROUPS iterates over the 16-tile groups of the chunk [t0, t1): ty, tx0
+// and i (the chunk index of the group's first tile) are set for the body.
+// A group never crosses a tile row; it may extend past t1 or the row end.
+#define WG_GROUPS(tw, t0, t1, ...)                                                 \
+	for (long t_ = (t0); t_ < (t1);) {                                         \
+		const int ty = (int)(t_ / (tw)), tx0 = (int)(t_ % (tw));           \
+		const long i = t_ - (t0);                                          \
+		(void)i;                                                           \
+		__VA_ARGS__;                                                       \
+		t_ += (tw) - tx0 < 16 ? (tw) - tx0 : 16;                           \
+	}
+
+// wg4_input transforms channels [c0, c1) of x (masked by mask, if not
+// NULL) for the tiles [t0, t1).
+WG_CLONES static void wg4_input(const float *x, const float *mask, int c0, int c1, int cin, int h,
+                                int w, long t0, long t1, float *v, long ldv) {
 	const int tw = (w + 3) / 4;
 	const long fstride = (long)cin * ldv;
 	float buf[6][80] __attribute__((aligned(64)));
+	wg_v16 out[36];
 	for (int c = c0; c < c1; c++) {
 		const float *xc = x + (long)c * h * w;
-		for (int ty = ty0; ty < ty1; ty++) {
-			float *vt = v + (long)c * ldv + (long)(ty - ty0) * tw;
-			for (int tx0 = 0; tx0 < tw; tx0 += 16) {
-				const int col0 = 4 * tx0 - 1;
-				const int inside = col0 >= 0 && col0 + 68 <= w;
-				const float *rows[6];
-				for (int r = 0; r < 6; r++) {
-					const int row = 4 * ty + r - 1;
-					if (row < 0 || row >= h) {
-						rows[r] = wg_zeros;
-					} else if (inside) {
-						rows[r] = xc + (long)row * w + col0;
-					} else {
-						const int lo = col0 < 0 ? 0 : col0;
-						const int hi = col0 + 68 < w ? col0 + 68 : w;
-						memset(buf[r], 0, sizeof(buf[r]));
-						if (hi > lo) {
-							memcpy(buf[r] + (lo - col0), xc + (long)row * w + lo,
-							       sizeof(float) * (hi - lo));
-						}
-						rows[r] = buf[r];
-					}
-				}
-				// Column pass: t[k][s] = sum_r BT[k][r] d[r][s].
-				wg_v16 t[6][6];
-				for (int s = 0; s < 6; s++) {
-					const int k = s & 3, off = s & 4;
-					wg_v16 z0 = wg_phase(rows[0] + off, k), z1 = wg_phase(rows[1] + off, k);
-					wg_v16 z2 = wg_phase(rows[2] + off, k), z3 = wg_phase(rows[3] + off, k);
-					wg_v16 z4 = wg_phase(rows[4] + off, k), z5 = wg_phase(rows[5] + off, k);
-					wg_v16 o[6];
-					WG_BT(z0, z1, z2, z3, z4, z5, o);
-					for (int k2 = 0; k2 < 6; k2++) t[k2][s] = o[k2];
-				}
-				// Row pass and store: V[k*6+j] = sum_s t[k][s] B[s][j].
-				float *dst = vt + tx0;
-				for (int k = 0; k < 6; k++) {
-					wg_v16 o[6];
-					WG_BT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], o);
-					for (int j = 0; j < 6; j++) wg_store(dst + (k * 6 + j) * fstride, o[j]);
-				}
-			}
-		}
+		const float *mc = mask ? mask + (long)c * h * w : 0;
+		float *vc = v + (long)c * ldv;
+		WG_GROUPS(tw, t0, t1, {
+			wg4_group(xc, mc, h, w, ty, tx0, buf, out);
+			for (int f = 0; f < 36; f++) wg_store(vc + i + f * fstride, out[f]);
+		})
 	}
 }
 
 // wg4_output inverse-transforms output channels [o0, o1) of the products m
-// for tile rows [ty0, ty1) into y (cout planes of h*w), adding bias (may be
-// NULL) and clamping at zero when relu is set.
-WG_CLONES static void wg4_output(const float *m, int o0, int o1, int cout, int h, int w, int ty0,
-                                 int ty1, long ldm, const float *bias, int relu, float *y) {
+// for the tiles [t0, t1) into y (cout planes of h*w), adding bias (may be
+// NULL) and clamping at zero when relu is set. mstride is the number of
+// product rows per frequency (cout, or more with padding).
+WG_CLONES static void wg4_output(const float *m, int o0, int o1, int mstride, int h, int w,
+                                 long t0, long t1, long ldm, const float *bias, int relu,
+                                 float *y) {
 	const int tw = (w + 3) / 4;
-	const long fstride = (long)cout * ldm;
+	const long fstride = (long)mstride * ldm;
 	float buf[64] __attribute__((aligned(64)));
 	const wg_v16 zero = wg_splat(0);
 	for (int oc = o0; oc < o1; oc++) {
 		float *yc = y + (long)oc * h * w;
 		const wg_v16 b = wg_splat(bias ? bias[oc] : 0.0f);
-		for (int ty = ty0; ty < ty1; ty++) {
-			const float *mt = m + (long)oc * ldm + (long)(ty - ty0) * tw;
-			for (int tx0 = 0; tx0 < tw; tx0 += 16) {
-				const float *src = mt + tx0;
-				// Column pass: t[k][s] = sum_r AT[k][r] M[r][s].
-				wg_v16 t[4][6];
-				for (int s = 0; s < 6; s++) {
-					wg_v16 o[4];
-					WG_AT(wg_load(src + (0 * 6 + s) * fstride), wg_load(src + (1 * 6 + s) * fstride),
-					      wg_load(src + (2 * 6 + s) * fstride), wg_load(src + (3 * 6 + s) * fstride),
-					      wg_load(src + (4 * 6 + s) * fstride), wg_load(src + (5 * 6 + s) * fstride), o);
-					for (int k = 0; k < 4; k++) t[k][s] = o[k];
+		const float *mc = m + (long)oc * ldm;
+		WG_GROUPS(tw, t0, t1, {
+			const float *src = mc + i;
+			// Column pass: t[k][s] = sum_r AT[k][r] M[r][s].
+			wg_v16 t[4][6];
+			for (int s = 0; s < 6; s++) {
+				wg_v16 o[4];
+				WG_AT(wg_load(src + (0 * 6 + s) * fstride), wg_load(src + (1 * 6 + s) * fstride),
+				      wg_load(src + (2 * 6 + s) * fstride), wg_load(src + (3 * 6 + s) * fstride),
+				      wg_load(src + (4 * 6 + s) * fstride), wg_load(src + (5 * 6 + s) * fstride), o);
+				for (int k = 0; k < 4; k++) t[k][s] = o[k];
+			}
+			// Tiles of this group inside the chunk and the row, and their columns.
+			long ntile = (t1) - (t0) - i;
+			if (ntile > tw - tx0) ntile = tw - tx0;
+			if (ntile > 16) ntile = 16;
+			const int col0 = 4 * tx0;
+			int ncol = (int)(4 * ntile);
+			if (ncol > w - col0) ncol = w - col0;
+			for (int k = 0; k < 4; k++) {
+				const int row = 4 * ty + k;
+				if (row >= h) break;
+				wg_v16 o[4];
+				WG_AT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], o);
+				for (int j = 0; j < 4; j++) {
+					o[j] += b;
+					if (relu) o[j] = (wg_v16)((wg_i16)o[j] & (o[j] > zero));
 				}
-				const int col0 = 4 * tx0;
-				const int ncol = w - col0 < 64 ? w - col0 : 64;
-				for (int k = 0; k < 4; k++) {
-					const int row = 4 * ty + k;
-					if (row >= h) break;
-					wg_v16 o[4];
-					WG_AT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], o);
-					for (int j = 0; j < 4; j++) {
-						o[j] += b;
-						if (relu) o[j] = (wg_v16)((wg_i16)o[j] & (o[j] > zero));
-					}
-					float *dst = yc + (long)row * w + col0;
-					if (ncol == 64) {
-						wg_interleave(dst, o[0], o[1], o[2], o[3]);
-					} else {
-						wg_interleave(buf, o[0], o[1], o[2], o[3]);
-						memcpy(dst, buf, sizeof(float) * ncol);
-					}
+				float *dst = yc + (long)row * w + col0;
+				if (ncol == 64) {
+					wg_interleave(dst, o[0], o[1], o[2], o[3]);
+				} else {
+					wg_interleave(buf, o[0], o[1], o[2], o[3]);
+					memcpy(dst, buf, sizeof(float) * ncol);
 				}
 			}
-		}
+		})
 	}
 }

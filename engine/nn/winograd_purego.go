@@ -2,14 +2,27 @@
 
 package nn
 
-// wgInput transforms channels [c0, c1) of x for tile rows [ty0, ty1) into v
-// (layout in winograd_kernels.h); this build has only the Go transforms.
-func wgInput(x []float32, c0, c1, cin, h, w, ty0, ty1 int, v []float32, ldv int) {
-	wgInputGo(x, c0, c1, cin, h, w, ty0, ty1, v, ldv)
+// wgInput transforms channels [c0, c1) of x (masked by mask unless nil)
+// for tiles [t0, t1) into v (layout in winograd_kernels.h); this build has
+// only the Go transforms.
+func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, ldv int) {
+	wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, ldv)
 }
 
-// wgOutput inverse-transforms output channels [o0, o1) of m for tile rows
-// [ty0, ty1) into y, adding bias (may be nil) and applying ReLU when relu.
-func wgOutput(m []float32, o0, o1, cout, h, w, ty0, ty1, ldm int, bias []float32, relu bool, y []float32) {
-	wgOutputGo(m, o0, o1, cout, h, w, ty0, ty1, ldm, bias, relu, y)
+// wgOutput inverse-transforms output channels [o0, o1) of m (mstride rows
+// per frequency) for tiles [t0, t1) into y, adding bias (may be nil) and
+// applying ReLU when relu.
+func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
+	wgOutputGo(m, o0, o1, mstride, h, w, t0, t1, ldm, bias, relu, y)
+}
+
+// wgAMX is false: AMX needs the C kernels.
+const wgAMX = false
+
+func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv int) {
+	panic("nn: AMX Winograd path in a build without cgo")
+}
+
+func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv int) {
+	panic("nn: AMX Winograd path in a build without cgo")
 }

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+
+	"atelier/engine/tensor"
 )
 
 // refConv3x3 is a float64 direct 3x3, stride-1, pad-1 convolution of one
@@ -115,19 +117,39 @@ var wgCases = []wgCase{
 	{cin: 32, cout: 64, h: 16, w: 132, chunkTiles: 66, split: 1}, // two rows per chunk
 }
 
+// wgModes are the ways the engine can run here: vectorised C transforms
+// with sgemm products, Go transforms with sgemm products, and AMX products
+// where the processor has them.
+func wgModes() []string {
+	m := []string{"sgemm", "go"}
+	if wgAMX {
+		m = append(m, "amx")
+	}
+	return m
+}
+
+// newWinogradMode returns an engine running in mode (see wgModes) and a
+// function that restores the package state afterwards.
+func newWinogradMode(mode string, cin, cout int) (*winograd, func()) {
+	old := wgUseGo
+	wgUseGo = mode == "go"
+	e := newWinograd(cin, cout)
+	e.amx = mode == "amx"
+	return e, func() { wgUseGo = old }
+}
+
 // TestWinogradMatchesDirect checks forward (with bias, with and without the
 // folded ReLU) and the input gradient against float64 direct convolution,
-// for the vectorised and the Go transforms, on two images in turn.
+// in every mode, on two images in turn.
 func TestWinogradMatchesDirect(t *testing.T) {
-	for _, goTransforms := range []bool{false, true} {
+	for _, mode := range wgModes() {
 		for _, tc := range wgCases {
-			t.Run(fmt.Sprintf("go%v/%v", goTransforms, tc), func(t *testing.T) {
-				defer func(v bool) { wgUseGo = v }(wgUseGo)
-				wgUseGo = goTransforms
+			t.Run(fmt.Sprintf("%s/%v", mode, tc), func(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(tc.cin*1000 + tc.cout*10 + tc.h)))
 				w := randFloats(rng, tc.cout*tc.cin*9, -0.5, 0.5)
 				b := randFloats(rng, tc.cout, -0.5, 0.5)
-				eng := newWinograd(tc.cin, tc.cout)
+				eng, restore := newWinogradMode(mode, tc.cin, tc.cout)
+				defer restore()
 				eng.chunkTiles, eng.split = tc.chunkTiles, tc.split
 				for img := 0; img < 2; img++ {
 					x := randFloats(rng, tc.cin*tc.h*tc.w, -1, 1)
@@ -147,9 +169,21 @@ func TestWinogradMatchesDirect(t *testing.T) {
 					dy := randFloats(rng, len(want), -1, 1)
 					wantDx := refConv3x3Grad(w, dy, tc.cin, tc.cout, tc.h, tc.w)
 					dx := randFloats(rng, len(x), -9, 9)
-					eng.backwardInput(w, dy, dx, tc.h, tc.w)
+					eng.backwardInput(w, dy, nil, dx, tc.h, tc.w)
 					if e := relErr(dx, wantDx); e > 2e-5 {
 						t.Errorf("image %d input gradient: relative error %.3g", img, e)
+					}
+					// The ReLU output y as a mask: dy counts only where y > 0.
+					masked := append([]float32(nil), dy...)
+					for i := range masked {
+						if !(y[i] > 0) {
+							masked[i] = 0
+						}
+					}
+					wantDx = refConv3x3Grad(w, masked, tc.cin, tc.cout, tc.h, tc.w)
+					eng.backwardInput(w, dy, y, dx, tc.h, tc.w)
+					if e := relErr(dx, wantDx); e > 2e-5 {
+						t.Errorf("image %d masked input gradient: relative error %.3g", img, e)
 					}
 				}
 			})
@@ -166,15 +200,18 @@ func TestWinogradWorkerCounts(t *testing.T) {
 	x := randFloats(rng, cin*h*wd, -1, 1)
 	want := refConv3x3(w, nil, x, cin, cout, h, wd)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for procs := 1; procs <= 3; procs++ {
-		for split := 1; split <= 2; split++ {
-			runtime.GOMAXPROCS(procs)
-			eng := newWinograd(cin, cout)
-			eng.chunkTiles, eng.split = 13, split
-			y := make([]float32, len(want))
-			eng.forward(w, nil, x, y, h, wd, false)
-			if e := relErr(y, want); e > 2e-5 {
-				t.Errorf("procs %d split %d: relative error %.3g", procs, split, e)
+	for _, mode := range wgModes() {
+		for procs := 1; procs <= 3; procs++ {
+			for split := 1; split <= 2; split++ {
+				runtime.GOMAXPROCS(procs)
+				eng, restore := newWinogradMode(mode, cin, cout)
+				eng.chunkTiles, eng.split = 13, split
+				y := make([]float32, len(want))
+				eng.forward(w, nil, x, y, h, wd, false)
+				restore()
+				if e := relErr(y, want); e > 2e-5 {
+					t.Errorf("%s procs %d split %d: relative error %.3g", mode, procs, split, e)
+				}
 			}
 		}
 	}
@@ -222,6 +259,12 @@ func TestWinogradWeightCache(t *testing.T) {
 // post-ReLU inputs, weights of He scale) for a deep layer, where the
 // accumulation over 256 channels is long.
 func TestWinogradVGGAccuracy(t *testing.T) {
+	for _, mode := range wgModes() {
+		t.Run(mode, func(t *testing.T) { testWinogradVGGAccuracy(t, mode) })
+	}
+}
+
+func testWinogradVGGAccuracy(t *testing.T, mode string) {
 	rng := rand.New(rand.NewSource(11))
 	const cin, cout, h, wd = 256, 16, 12, 20
 	scale := math.Sqrt(2.0 / (cin * 9))
@@ -232,7 +275,8 @@ func TestWinogradVGGAccuracy(t *testing.T) {
 			x[i] = 0
 		}
 	}
-	eng := newWinograd(cin, cout)
+	eng, restore := newWinogradMode(mode, cin, cout)
+	defer restore()
 	y := make([]float32, cout*h*wd)
 	eng.forward(w, nil, x, y, h, wd, false)
 	e := relErr(y, refConv3x3(w, nil, x, cin, cout, h, wd))
@@ -242,7 +286,7 @@ func TestWinogradVGGAccuracy(t *testing.T) {
 	}
 	dy := randFloats(rng, cout*h*wd, -1, 1)
 	dx := make([]float32, cin*h*wd)
-	eng.backwardInput(w, dy, dx, h, wd)
+	eng.backwardInput(w, dy, nil, dx, h, wd)
 	e = relErr(dx, refConv3x3Grad(w, dy, cin, cout, h, wd))
 	t.Logf("input gradient relative error %.3g", e)
 	if e > 1e-4 {
@@ -283,7 +327,7 @@ func BenchmarkWinograd(b *testing.B) {
 						if pass == "fwd" {
 							eng.forward(w, bias, x, y, side, side, true)
 						} else {
-							eng.backwardInput(w, y, x, side, side)
+							eng.backwardInput(w, y, nil, x, side, side)
 						}
 					}
 					run()
@@ -395,5 +439,54 @@ func TestConv2DSetWinograd(t *testing.T) {
 	}
 	if d := maxDiff(y0.Data, y1.Data); d > 1e-5 {
 		t.Fatalf("paths differ by %.3g", d)
+	}
+}
+
+// TestConv2DReLU compares the fused layer with Conv2D followed by ReLU on
+// the im2col path: output, input gradient and (when on) weight gradients,
+// for a batch of two, fused and unfused.
+func TestConv2DReLU(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		wgrad, fused bool
+	}{{"fused", false, true}, {"fused_wgrad", true, true}, {"unfused", false, false}, {"unfused_wgrad", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n, cin, cout, h, wd = 2, 6, 5, 10, 13
+			w := randTensor(1, cout, cin, 3, 3)
+			b := randTensor(2, cout)
+			x := randTensor(3, n, cin, h, wd)
+			dy := randTensor(4, n, cout, h, wd)
+			opt := ConvOpts{Pad: PadSame}
+			ref := NewConv2D(w.Clone(), b.Clone(), opt)
+			ref.SetWinograd(false)
+			ref.SetWeightGrad(tc.wgrad)
+			var relu ReLU
+			wantY := relu.Forward(ref.Forward(x)).Clone()
+			wantDx := ref.Backward(relu.Backward(dy)).Clone()
+
+			l := NewConv2DReLU(NewConv2D(w, b, opt))
+			l.Conv.SetWinograd(tc.fused)
+			l.SetWeightGrad(tc.wgrad)
+			y := l.Forward(x)
+			if l.fused != tc.fused {
+				t.Fatalf("fused = %v, want %v", l.fused, tc.fused)
+			}
+			if d := maxDiff(y.Data, wantY.Data); d > 1e-4 {
+				t.Errorf("output differs by %.3g", d)
+			}
+			dx := l.Backward(dy)
+			if d := maxDiff(dx.Data, wantDx.Data); d > 1e-4 {
+				t.Errorf("input gradient differs by %.3g", d)
+			}
+			ps, rps := l.Params(), ref.Params()
+			for i := range ps {
+				if d := maxDiff(ps[i].Grad.Data, rps[i].Grad.Data); d > 1e-4 || !tc.wgrad && ps[i].Grad.Norm() != 0 {
+					t.Errorf("%s gradient differs by %.3g (norm %.3g)", ps[i].Name, d, ps[i].Grad.Norm())
+				}
+			}
+			if s, err := l.OutShape(x.Shape); err != nil || !tensor.ShapeEqual(s, y.Shape) {
+				t.Errorf("OutShape %v %v, output %v", s, err, y.Shape)
+			}
+		})
 	}
 }

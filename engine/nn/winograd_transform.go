@@ -4,22 +4,27 @@ package nn
 // winograd_kernels.h, with the same layouts. Builds without cgo use them,
 // and tests check the vectorised C transforms against them.
 
-// wgInputGo transforms channels [c0, c1) of x for tile rows [ty0, ty1) into
-// v[(f*cin+c)*ldv + t].
-func wgInputGo(x []float32, c0, c1, cin, h, w, ty0, ty1 int, v []float32, ldv int) {
+// wgInputGo transforms channels [c0, c1) of x (zero where mask, unless
+// nil, is not positive) for tiles [t0, t1) into v[(f*cin+c)*ldv + t-t0].
+func wgInputGo(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, ldv int) {
 	tw := (w + wgTile - 1) / wgTile
 	fstride := cin * ldv
 	var d [6][6]float32
 	var t [6][6]float32
 	for c := c0; c < c1; c++ {
 		xc := x[c*h*w : (c+1)*h*w]
-		for ty := ty0; ty < ty1; ty++ {
-			for tx := 0; tx < tw; tx++ {
+		var mc []float32
+		if mask != nil {
+			mc = mask[c*h*w : (c+1)*h*w]
+		}
+		for ti := t0; ti < t1; ti++ {
+			ty, tx := ti/tw, ti%tw
+			{
 				for r := 0; r < 6; r++ {
 					row := ty*wgTile + r - 1
 					for s := 0; s < 6; s++ {
 						col := tx*wgTile + s - 1
-						if row < 0 || row >= h || col < 0 || col >= w {
+						if row < 0 || row >= h || col < 0 || col >= w || mc != nil && !(mc[row*w+col] > 0) {
 							d[r][s] = 0
 						} else {
 							d[r][s] = xc[row*w+col]
@@ -30,7 +35,7 @@ func wgInputGo(x []float32, c0, c1, cin, h, w, ty0, ty1 int, v []float32, ldv in
 					z0, z1, z2, z3, z4, z5 := d[0][s], d[1][s], d[2][s], d[3][s], d[4][s], d[5][s]
 					t[0][s], t[1][s], t[2][s], t[3][s], t[4][s], t[5][s] = wgBT(z0, z1, z2, z3, z4, z5)
 				}
-				base := c*ldv + (ty-ty0)*tw + tx
+				base := c*ldv + ti - t0
 				for k := 0; k < 6; k++ {
 					o0, o1, o2, o3, o4, o5 := wgBT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5])
 					f := base + k*6*fstride
@@ -60,11 +65,12 @@ func wgAT(m0, m1, m2, m3, m4, m5 float32) (o0, o1, o2, o3 float32) {
 	return m0 + p + r, q + 2*s, p + 4*r, q + 8*s + m5
 }
 
-// wgOutputGo inverse-transforms output channels [o0, o1) of m for tile rows
-// [ty0, ty1) into y, adding bias (may be nil) and applying ReLU when relu.
-func wgOutputGo(m []float32, o0, o1, cout, h, w, ty0, ty1, ldm int, bias []float32, relu bool, y []float32) {
+// wgOutputGo inverse-transforms output channels [o0, o1) of m (mstride
+// rows per frequency) for tiles [t0, t1) into y, adding bias (may be nil)
+// and applying ReLU when relu.
+func wgOutputGo(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
 	tw := (w + wgTile - 1) / wgTile
-	fstride := cout * ldm
+	fstride := mstride * ldm
 	var t [4][6]float32
 	for oc := o0; oc < o1; oc++ {
 		yc := y[oc*h*w : (oc+1)*h*w]
@@ -72,9 +78,10 @@ func wgOutputGo(m []float32, o0, o1, cout, h, w, ty0, ty1, ldm int, bias []float
 		if bias != nil {
 			b = bias[oc]
 		}
-		for ty := ty0; ty < ty1; ty++ {
-			for tx := 0; tx < tw; tx++ {
-				base := oc*ldm + (ty-ty0)*tw + tx
+		for ti := t0; ti < t1; ti++ {
+			ty, tx := ti/tw, ti%tw
+			{
+				base := oc*ldm + ti - t0
 				for s := 0; s < 6; s++ {
 					p := base + s*fstride
 					t[0][s], t[1][s], t[2][s], t[3][s] = wgAT(m[p], m[p+6*fstride], m[p+12*fstride],

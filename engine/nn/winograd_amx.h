@@ -1,0 +1,187 @@
+// Winograd products on Intel AMX for engine/nn (winograd_cgo.go), included
+// after winograd_kernels.h.
+//
+// Each float32 operand x is split into three bfloat16 values, h = bf16(x),
+// m = bf16(x - h) and l = bf16(x - h - m), which together carry 24
+// significant bits, as many as float32. A product a*b is computed from the
+// six partial products whose size reaches 2^-18 of it (ah*bh, ah*bm, am*bh,
+// ah*bl, al*bh, am*bm; "bf16x6") with float32 accumulation in the AMX tiles:
+// float32 accuracy at a fraction of the cost of float32 FMA.
+//
+// Layouts (all sizes padded: cout and cin to multiples of 32, the tile
+// count to a multiple of 32; each operand is three planes, h, m and l, one
+// after the other):
+//   weights  u[((f*MB + mb)*KB + kb)*512 + r*32 + k]: frequency f, rows
+//            16mb+r, columns 32kb+k, as 16x32 bfloat16 AMX tiles;
+//   inputs   v[(f*KP + p)*ldv + t]: channel pair p (channels 2p, 2p+1 in
+//            the low and high halves of a 32-bit word) of tile t, the VNNI
+//            layout AMX wants for its second operand;
+//   products m[(f*coutPad + o)*ldv + t], float32, as for the float32 path.
+
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+typedef uint32_t wg_u16v __attribute__((vector_size(64)));
+typedef uint32_t wg_u16vu __attribute__((vector_size(64), aligned(4)));
+
+// wg_bf16 rounds x to bfloat16 (to nearest even), as float32 bits.
+WG_INLINE wg_u16v wg_bf16(wg_v16 x) {
+	wg_u16v b = (wg_u16v)x;
+	return (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+}
+
+// wg_bf16_split3 returns the bit patterns of h, m and l (see above) in the
+// upper halves of 32-bit lanes.
+WG_INLINE void wg_bf16_split3(wg_v16 x, wg_u16v *h, wg_u16v *m, wg_u16v *l) {
+	*h = wg_bf16(x);
+	x -= (wg_v16)*h;
+	*m = wg_bf16(x);
+	x -= (wg_v16)*m;
+	*l = wg_bf16(x);
+}
+
+// wg4_input_pairs transforms channels [c0, c1) (c0 even) of x (masked by
+// mask, if not NULL) for the tiles [t0, t1) into the split bfloat16 pair
+// layout (three planes of 36*kp*ldv words from v). Channels at or past cin
+// up to c1 are zero.
+WG_CLONES static void wg4_input_pairs(const float *x, const float *mask, int c0, int c1, int cin,
+                                      int h, int w, long t0, long t1, uint32_t *v, long kp,
+                                      long ldv) {
+	const int tw = (w + 3) / 4;
+	const long fstride = kp * ldv, plane = 36 * fstride;
+	uint32_t *vh = v, *vm = v + plane, *vl = v + 2 * plane;
+	float buf[6][80] __attribute__((aligned(64)));
+	wg_v16 a[36], b[36];
+	for (int c = c0; c < c1; c += 2) {
+		const long p = c / 2;
+		if (c >= cin) {
+			for (int f = 0; f < 36; f++) {
+				memset(vh + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
+				memset(vm + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
+				memset(vl + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
+			}
+			continue;
+		}
+		const long hw = (long)h * w;
+		const float *xa = x + c * hw, *ma = mask ? mask + c * hw : 0;
+		const float *xb = c + 1 < cin ? xa + hw : 0, *mb = mask && xb ? ma + hw : 0;
+		WG_GROUPS(tw, t0, t1, {
+			wg4_group(xa, ma, h, w, ty, tx0, buf, a);
+			if (xb) {
+				wg4_group(xb, mb, h, w, ty, tx0, buf, b);
+			} else {
+				for (int f = 0; f < 36; f++) b[f] = wg_splat(0);
+			}
+			for (int f = 0; f < 36; f++) {
+				wg_u16v ah, am, al, bh, bm, bl;
+				wg_bf16_split3(a[f], &ah, &am, &al);
+				wg_bf16_split3(b[f], &bh, &bm, &bl);
+				const long at = f * fstride + p * ldv + i;
+				*(wg_u16vu *)(vh + at) = bh | (ah >> 16);
+				*(wg_u16vu *)(vm + at) = bm | (am >> 16);
+				*(wg_u16vu *)(vl + at) = bl | (al >> 16);
+			}
+		})
+	}
+}
+
+#define WG_AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+
+typedef struct {
+	uint8_t palette, start;
+	uint8_t reserved[14];
+	uint16_t colsb[16];
+	uint8_t rows[16];
+} wg_tilecfg;
+
+// wg_amx_init asks the kernel for the AMX tile state and reports whether
+// AMX-BF16 can be used by this process.
+static int wg_amx_init(void) {
+#if defined(__x86_64__)
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+	if (!((d >> 24) & 1) || !((d >> 22) & 1)) return 0; // AMX-TILE, AMX-BF16
+	// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA (Linux 5.16+).
+	if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return 0;
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+// wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
+// [q0, q1) of the products, m = u v (bf16x6, see above) over kb 32-wide
+// blocks of the input channels and nq 32-wide blocks of tiles. u holds
+// three planes of 36*mb*kb*512 bfloat16 values, v three of 36*kb*16*ldv
+// channel pairs.
+WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0,
+                                          int f1, int q0, int q1, int mb, int kb, int nq,
+                                          long ldv) {
+	wg_tilecfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.palette = 1;
+	for (int i = 0; i < 8; i++) {
+		cfg.rows[i] = 16;
+		cfg.colsb[i] = 64;
+	}
+	_tile_loadconfig(&cfg);
+	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
+	const long uplane = 36L * mb * kb * 512, vplane = 36L * kp * ldv;
+	const long rowblk = (long)kb * 512; // one 16-row block of A tiles
+	for (int f = f0; f < f1; f++) {
+		for (int q = q0; q < q1; q++) {
+			const uint16_t *ah = u + ((long)(f * mb + 2 * q) * kb) * 512;
+			const uint16_t *am = ah + uplane, *al = ah + 2 * uplane;
+			float *mq = m + (f * coutPad + 32L * q) * ldv;
+			for (int nb = 0; nb < nq; nb++) {
+				const long n0 = 32L * nb;
+				_tile_zero(0); // rows 0-15, tiles 0-15
+				_tile_zero(1); // rows 16-31, tiles 0-15
+				_tile_zero(2); // rows 0-15, tiles 16-31
+				_tile_zero(3); // rows 16-31, tiles 16-31
+				for (int k = 0; k < kb; k++) {
+					const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0;
+					const uint32_t *bm = bh + vplane, *bl = bh + 2 * vplane;
+					const long ak = 512L * k;
+#define WG_TDP4()                                                                                  \
+	do {                                                                                       \
+		_tile_dpbf16ps(0, 4, 6);                                                           \
+		_tile_dpbf16ps(1, 5, 6);                                                           \
+		_tile_dpbf16ps(2, 4, 7);                                                           \
+		_tile_dpbf16ps(3, 5, 7);                                                           \
+	} while (0)
+					_tile_loadd(4, ah + ak, 64);
+					_tile_loadd(5, ah + rowblk + ak, 64);
+					_tile_loadd(6, bh, sb);
+					_tile_loadd(7, bh + 16, sb);
+					WG_TDP4(); // ah bh
+					_tile_loadd(6, bm, sb);
+					_tile_loadd(7, bm + 16, sb);
+					WG_TDP4(); // ah bm
+					_tile_loadd(6, bl, sb);
+					_tile_loadd(7, bl + 16, sb);
+					WG_TDP4(); // ah bl
+					_tile_loadd(4, am + ak, 64);
+					_tile_loadd(5, am + rowblk + ak, 64);
+					_tile_loadd(6, bm, sb);
+					_tile_loadd(7, bm + 16, sb);
+					WG_TDP4(); // am bm
+					_tile_loadd(6, bh, sb);
+					_tile_loadd(7, bh + 16, sb);
+					WG_TDP4(); // am bh
+					_tile_loadd(4, al + ak, 64);
+					_tile_loadd(5, al + rowblk + ak, 64);
+					WG_TDP4(); // al bh
+#undef WG_TDP4
+				}
+				_tile_stored(0, mq + n0, sb);
+				_tile_stored(1, mq + 16 * ldv + n0, sb);
+				_tile_stored(2, mq + n0 + 16, sb);
+				_tile_stored(3, mq + 16 * ldv + n0 + 16, sb);
+			}
+		}
+	}
+	_tile_release();
+}
