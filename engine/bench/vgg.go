@@ -24,9 +24,9 @@ var ErrSize = errors.New("bench: bad image size")
 var vggToRelu51 = []int{64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512}
 
 // VGG19ToRelu51 returns VGG19's layers conv1_1 .. relu5_1 (13 convolutions
-// of 3x3 with padding 1, each followed by a ReLU, and four 2x2 max
-// poolings) for 3-channel input, with random He-scaled weights and small
-// random biases drawn from seed. Weight gradients are off: the benchmark,
+// of 3x3 with padding 1, each followed by a ReLU and fused with it, and four
+// 2x2 max poolings) for 3-channel input, with random He-scaled weights and
+// small random biases drawn from seed. Weight gradients are off: the benchmark,
 // like style transfer, needs only the gradient for the input.
 func VGG19ToRelu51(seed int64) *nn.Sequential {
 	rng := rand.New(rand.NewSource(seed))
@@ -47,7 +47,7 @@ func VGG19ToRelu51(seed int64) *nn.Sequential {
 			b.Data[i] = float32(rng.Float64()*0.02 - 0.01)
 		}
 		pad := nn.ConvOpts{PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1}
-		net.Layers = append(net.Layers, nn.NewConv2D(w, b, pad), nn.NewReLU())
+		net.Layers = append(net.Layers, nn.NewConv2DReLU(nn.NewConv2D(w, b, pad)))
 		cin = cout
 	}
 	net.SetWeightGrad(false)

@@ -39,8 +39,8 @@ func TestVGGInputGradient(t *testing.T) {
 
 	convs := 0
 	for _, l := range net.Layers {
-		if c, ok := l.(*nn.Conv2D); ok {
-			c.SetWinograd(false)
+		if c, ok := l.(*nn.Conv2DReLU); ok {
+			c.Conv.SetWinograd(false)
 			convs++
 		}
 	}
