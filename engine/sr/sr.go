@@ -180,8 +180,9 @@ type Options struct {
 	// influence of a pixel decays much faster (see tile.go).
 	Overlap int
 	// Workers is how many tiles run at once, each on its own copy of the
-	// network; 0 means 1, which measured fastest on two cores because the
-	// convolutions already spread their work over every core.
+	// network (and its memory); 0 means 1. On the two-vCPU development
+	// machine two workers were no faster and used more CPU time than one,
+	// whose convolutions already spread their work over both vCPUs.
 	Workers int
 }
 
