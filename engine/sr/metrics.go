@@ -19,21 +19,21 @@ type Quality struct {
 // Luma returns the ITU-R BT.601 luma of rgb ([1,3,H,W] in 0..255) as
 // MATLAB's rgb2ycbcr computes it, the convention of the super-resolution
 // literature: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, in 16..235,
-// row by row as an H*W slice. Y is kept in floating point (MATLAB rounds
+// row by row as a w*h slice. Y is kept in floating point (MATLAB rounds
 // it to whole levels for uint8 images; the difference in PSNR is about
 // 0.01 dB).
-func Luma(rgb *tensor.Tensor) ([]float64, int, int, error) {
+func Luma(rgb *tensor.Tensor) (y []float64, w, h int, err error) {
 	if rgb == nil || len(rgb.Shape) != 4 || rgb.Shape[0] != 1 || rgb.Shape[1] != 3 {
 		return nil, 0, 0, fmt.Errorf("%w: Luma needs an RGB tensor [1,3,H,W]", ErrInput)
 	}
-	h, w := rgb.Shape[2], rgb.Shape[3]
+	h, w = rgb.Shape[2], rgb.Shape[3]
 	n := h * w
 	r, g, b := rgb.Data[:n], rgb.Data[n:2*n], rgb.Data[2*n:3*n]
-	y := make([]float64, n)
+	y = make([]float64, n)
 	for i := range y {
 		y[i] = 16 + (65.481*float64(r[i])+128.553*float64(g[i])+24.966*float64(b[i]))/255
 	}
-	return y, h, w, nil
+	return y, w, h, nil
 }
 
 // Compare measures sr against the original hr (both [1,3,H,W] in 0..255,
@@ -43,7 +43,7 @@ func Compare(hr, sr *tensor.Tensor, shave int) (Quality, error) {
 	if hr == nil || sr == nil || !hr.SameShape(sr) {
 		return Quality{}, fmt.Errorf("%w: Compare needs two images of the same size", ErrInput)
 	}
-	a, h, w, err := Luma(hr)
+	a, w, h, err := Luma(hr)
 	if err != nil {
 		return Quality{}, err
 	}

@@ -21,7 +21,7 @@ func TestLuma(t *testing.T) {
 		{0, 0, 255, 16 + 24.966},
 		{51, 102, 204, 16 + (65.481*51+128.553*102+24.966*204)/255},
 	} {
-		y, h, w, err := Luma(tensor.FromData([]float32{c.r, c.g, c.b}, 1, 3, 1, 1))
+		y, w, h, err := Luma(tensor.FromData([]float32{c.r, c.g, c.b}, 1, 3, 1, 1))
 		if err != nil || h != 1 || w != 1 {
 			t.Fatal(err)
 		}
@@ -185,6 +185,17 @@ func TestCompare(t *testing.T) {
 	q, err = Compare(hr, other, 2)
 	if err != nil || q.PSNR > 15 || q.SSIM > 0 {
 		t.Errorf("negative image: %+v, %v", q, err)
+	}
+	// Width and height are not swapped: a wide image differing only at
+	// (x 15, y 2), inside the shaved border of 3 rows.
+	wide := tensor.New(1, 3, 18, 30)
+	for i := range wide.Data {
+		wide.Data[i] = float32((i * 37) % 256)
+	}
+	moved := wide.Clone()
+	moved.Data[2*30+15] += 50
+	if q, err := Compare(wide, moved, 3); err != nil || !math.IsInf(q.PSNR, 1) || q.SSIM != 1 {
+		t.Errorf("difference in the border counted: %+v, %v", q, err)
 	}
 	if _, err := Compare(hr, tensor.New(1, 3, 20, 19), 2); !errors.Is(err, ErrInput) {
 		t.Errorf("sizes differ: %v", err)
