@@ -115,6 +115,8 @@ var wgCases = []wgCase{
 	{cin: 9, cout: 6, h: 40, w: 44, split: 2},                    // channel shares
 	{cin: 64, cout: 32, h: 8, w: 8, split: 2},                    // deep, tiny
 	{cin: 32, cout: 64, h: 16, w: 132, chunkTiles: 66, split: 1}, // two rows per chunk
+	{cin: 40, cout: 20, h: 13, w: 37, chunkTiles: 20, split: 1},  // chunks across rows, padded channels
+	{cin: 17, cout: 33, h: 9, w: 15, split: 2},                   // odd channel counts, shared
 }
 
 // wgModes are the ways the engine can run here: vectorised C transforms
@@ -195,7 +197,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 // in both split modes; every run must match the direct result.
 func TestWinogradWorkerCounts(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	const cin, cout, h, wd = 12, 20, 26, 50
+	const cin, cout, h, wd = 20, 36, 26, 50
 	w := randFloats(rng, cout*cin*9, -0.5, 0.5)
 	x := randFloats(rng, cin*h*wd, -1, 1)
 	want := refConv3x3(w, nil, x, cin, cout, h, wd)
