@@ -106,7 +106,7 @@ func newTextureFlagSet(f *textureFlags) *flag.FlagSet {
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the random start (default: a random one, printed and stored)")
 	fs.IntVar(&f.iters, "iters", 0, fmt.Sprintf("iterations (default: gram %d L-BFGS iterations, patch %d per pyramid level)",
 		texture.DefaultGramIterations, texture.DefaultPatchIterations))
-	fs.IntVar(&f.scales, "scales", 0, "resolutions, each twice the one before (default: gram 1, patch automatic)")
+	fs.IntVar(&f.scales, "scales", 0, "resolutions, each twice the one before (default: automatic)")
 	fs.IntVar(&f.patch, "patch", texture.DefaultPatchSize, "patch side in `PIXELS` for --method patch (odd, 3 to 15)")
 	fs.IntVar(&f.sampleSide, "sample-side", 1024, "scale the sample down to this longer side in `PIXELS` first (0: as it is)")
 	fs.StringVar(&f.out, "out", "", "the result `FILE` (.png, .jpg or .jpeg)")
