@@ -3,6 +3,7 @@ package texture
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -191,6 +192,28 @@ func TestGramErrors(t *testing.T) {
 			_, err := Run(context.Background(), tc.net, tc.req, nil)
 			if !errors.Is(err, tc.want) {
 				t.Errorf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestGramOddSizes runs sizes that are not multiples of the deepest stride
+// (8), tileable and not, and tiny outputs that Circular's margin makes
+// large enough for the network.
+func TestGramOddSizes(t *testing.T) {
+	net := testVGG(t)
+	sample := sharedSample(t, "starry_night_crop.png", 64)
+	for _, tc := range []struct {
+		w, h     int
+		tileable bool
+	}{{45, 37, true}, {45, 37, false}, {5, 3, true}} {
+		t.Run(fmt.Sprintf("%dx%d tileable %v", tc.w, tc.h, tc.tileable), func(t *testing.T) {
+			res, err := Run(context.Background(), net, Request{Sample: sample, Width: tc.w, Height: tc.h, Tileable: tc.tileable, Iterations: 2}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.ShapeEqual(res.Image.Shape, []int{1, 3, tc.h, tc.w}) || !(res.Loss > 0) {
+				t.Errorf("image %v, loss %v", res.Image.Shape, res.Loss)
 			}
 		})
 	}
