@@ -174,7 +174,7 @@ Usage:
   atelier [--content IMAGE] [--style IMAGE] [--autostart]
         open the studio window, optionally with images already open
 `, Version)
-	for _, name := range []string{"stylize", "upscale", "sr-eval", "models", "bench", "version"} {
+	for _, name := range []string{"stylize", "texture", "upscale", "sr-eval", "models", "bench", "version"} {
 		fmt.Fprintf(w, "  atelier %-9s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintf(w, "  atelier help [COMMAND]\n        show this help, or a command's options\n")
