@@ -2,9 +2,7 @@ package nn
 
 import (
 	"math"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -14,7 +12,7 @@ import (
 // This file holds a Winograd F(4x4, 3x3) convolution for the layers that
 // dominate VGG-style networks: 3x3 kernels, stride 1, zero padding 1. Each
 // 4x4 block of outputs (a tile) is computed from a 6x6 block of inputs with
-// 36 multiplies per channel pair instead of 144. Per chunk of tile rows the
+// 36 multiplies per channel pair instead of 144. Per chunk of tiles the
 // input is transformed (V = B^T d B), the 36 frequencies are multiplied by
 // the transformed weights (U = G g G^T) with one tensor.Sgemm each, and the
 // products are transformed back (Y = A^T M A), with the bias and an
@@ -31,30 +29,22 @@ import (
 //
 // Where the processor has AMX-BF16 (Intel Sapphire Rapids and later) the
 // products run on the AMX tiles instead of sgemm, with every operand split
-// into three bfloat16 parts (winograd_amx.h): float32 accuracy, several
-// times faster than float32 FMA. ATELIER_AMX=0 in the environment turns
-// this off.
-
-var (
-	wgCacheBytes = envInt("WGCB", 1<<20)
-	wgSpillTiles = envInt("WGSPILL", 256)
-	wgMaxChunk   = envInt("WGMAX", 512)
-)
-
-func envInt(k string, d int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-		return v
-	}
-	return d
-}
+// into three bfloat16 parts (winograd_amx.h): float32 accuracy, and no
+// dependence on the BLAS library picking fast kernels for the processor.
+// ATELIER_AMX=0 in the environment turns this off. Layers with fewer than
+// 16 channels on either side keep sgemm.
 
 const (
 	wgTile  = 4  // output tile side
 	wgFreqs = 36 // (wgTile+2)^2 frequencies per tile
-	// wgChunkFloats bounds the transformed inputs and products of one chunk
-	// (per worker), in float32s.
-	// wgMinChunk and wgMaxChunk bound the tiles of a chunk: fewer tiles make
-	// the per-frequency products too thin for sgemm to run at speed.
+	// wgCacheBytes bounds the transformed inputs and products of a chunk,
+	// so that they stay in a core's L2 cache between the transforms and
+	// the products.
+	wgCacheBytes = 1 << 20
+	// wgSpillTiles is the chunk size where even 32 tiles overflow
+	// wgCacheBytes; wgMaxChunk caps every chunk.
+	wgSpillTiles = 256
+	wgMaxChunk   = 512
 	// wgSamples weight values are compared to detect changed weights.
 	wgSamples = 61
 )
@@ -72,7 +62,7 @@ type winograd struct {
 	fwd, bwd  wgWeights
 	task      wgTask
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
-	// (rounded to whole tile rows), split forces chunks (1) or channel
+	// (any count, rows need not be whole), split forces chunks (1) or channel
 	// shares (2) instead of the automatic choice (0).
 	chunkTiles, split int
 }
