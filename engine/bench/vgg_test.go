@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -101,5 +102,54 @@ func TestRunVGG(t *testing.T) {
 	cancel()
 	if _, err := RunVGG(ctx, VGGOptions{Size: 16}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: err = %v", err)
+	}
+}
+
+// TestVGGIterationDoesNotAllocate checks that once warm, a forward and
+// backward pass through the network allocates nothing (layers reuse their
+// buffers; the convolution workspaces are pooled).
+func TestVGGIterationDoesNotAllocate(t *testing.T) {
+	if tensor.Backend() != "openblas" {
+		t.Skip("the gonum sgemm allocates")
+	}
+	net := VGG19ToRelu51(5)
+	x := tensor.New(1, 3, 40, 40)
+	for i := range x.Data {
+		x.Data[i] = float32(i%7) / 7
+	}
+	dy := tensor.New(net.Forward(x).Shape...)
+	for i := range dy.Data {
+		dy.Data[i] = 1
+	}
+	net.Backward(dy)
+	if a := testing.AllocsPerRun(3, func() {
+		net.Forward(x)
+		net.Backward(dy)
+	}); a != 0 {
+		t.Fatalf("%v allocations per forward+backward pass", a)
+	}
+}
+
+// BenchmarkVGG times a forward+backward pass per image size.
+func BenchmarkVGG(b *testing.B) {
+	for _, size := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("%dpx", size), func(b *testing.B) {
+			net := VGG19ToRelu51(1)
+			x := tensor.New(1, 3, size, size)
+			for i := range x.Data {
+				x.Data[i] = float32(i%13) / 13
+			}
+			dy := tensor.New(net.Forward(x).Shape...)
+			for i := range dy.Data {
+				dy.Data[i] = 1
+			}
+			net.Backward(dy)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				net.Forward(x)
+				net.Backward(dy)
+			}
+		})
 	}
 }
