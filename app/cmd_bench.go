@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"atelier/engine/bench"
+	"atelier/engine/nn"
 	"atelier/engine/tensor"
 )
 
@@ -55,6 +56,7 @@ type benchVGGReport struct {
 	Ratio        *float64 `json:"ratio"`
 	TorchFwdS    *float64 `json:"torch_fwd_s"`
 	Torch        string   `json:"torch,omitempty"` // PyTorch version, or why it did not run
+	Precision    string   `json:"precision"`       // "exact" or "reduced" (nn.SetReducedPrecision)
 	Iters        int      `json:"iters"`
 	BLAS         string   `json:"blas"`
 	Procs        int      `json:"procs"`
@@ -97,6 +99,7 @@ type benchVGGConfig struct {
 	size, iters, warmup int
 	torch               bool
 	python              string
+	precision           string
 }
 
 func benchVGGFlags(c *benchVGGConfig) *flag.FlagSet {
@@ -107,6 +110,7 @@ func benchVGGFlags(c *benchVGGConfig) *flag.FlagSet {
 	fs.IntVar(&c.warmup, "warmup", 1, "untimed forward+backward passes first")
 	fs.BoolVar(&c.torch, "torch", true, "also time PyTorch when it can be imported")
 	fs.StringVar(&c.python, "python", defaultPython, "Python interpreter for the PyTorch run")
+	fs.StringVar(&c.precision, "precision", "exact", "exact (float32 accuracy), or reduced: 3x3 convolutions on AMX with\nabout 1e-4 relative error (nn.SetReducedPrecision)")
 	return fs
 }
 
@@ -120,7 +124,15 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 	if c.iters < 1 || c.warmup < 0 {
 		return usageErrorf("--iters must be at least 1 and --warmup at least 0")
 	}
-	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s sgemm, %d procs\n", c.size, tensor.Backend(), runtime.GOMAXPROCS(0))
+	switch c.precision {
+	case "exact":
+	case "reduced":
+		nn.SetReducedPrecision(true)
+		defer nn.SetReducedPrecision(false)
+	default:
+		return usageErrorf("--precision must be exact or reduced, got %q", c.precision)
+	}
+	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s precision, %s sgemm, %d procs\n", c.size, c.precision, tensor.Backend(), runtime.GOMAXPROCS(0))
 	res, err := bench.RunVGG(ctx, bench.VGGOptions{
 		Size: c.size, Iters: c.iters, Warmup: max(c.warmup, 0),
 		Progress: func(kind string, d time.Duration) {
@@ -132,7 +144,7 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 	}
 	rep := benchVGGReport{
 		Size: c.size, FwdS: res.Fwd.Seconds(), FwdBwdS: res.FwdBwd.Seconds(),
-		PeakRSSBytes: peakRSS(), Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0),
+		PeakRSSBytes: peakRSS(), Precision: c.precision, Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0),
 	}
 	if c.torch {
 		t, err := runTorchBench(ctx, c.python, c.size, c.iters, c.warmup)

@@ -39,6 +39,9 @@ func TestBenchVGGJSON(t *testing.T) {
 	if m["torch_fwdbwd_s"] != nil || m["ratio"] != nil {
 		t.Errorf("without PyTorch torch_fwdbwd_s and ratio must be null: %s", line)
 	}
+	if m["precision"] != "exact" {
+		t.Errorf("precision = %v, want exact", m["precision"])
+	}
 	if !strings.HasPrefix(line, `{"size":32,"fwd_s":`) {
 		t.Errorf("the required fields must come first: %s", line)
 	}
@@ -87,6 +90,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"vgg", "--size", "32", "--iters", "0"}, "--iters"},
 		{[]string{"vgg", "--size", "32", "extra"}, "no arguments"},
 		{[]string{"vgg", "--bogus"}, "no option -bogus"},
+		{[]string{"vgg", "--size", "32", "--precision", "half"}, "exact or reduced"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -58,7 +58,7 @@ var wgUseGo = false
 // work inside a call is spread over GOMAXPROCS workers.
 type winograd struct {
 	cin, cout int
-	amx       bool // products on AMX tiles (bf16x6) instead of sgemm
+	amx       bool // products on AMX tiles instead of sgemm
 	fwd, bwd  wgWeights
 	task      wgTask
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
@@ -75,7 +75,7 @@ type wgWeights struct {
 	task   wgWeightTask
 	u      []float32
 	ub     []uint16
-	amx    bool
+	planes int // bfloat16 planes of ub (3 or 2); 0 for u
 	ok     bool
 	src    *float32
 	n      int
@@ -97,7 +97,7 @@ func (w *winograd) invalidate() {
 // pixels, clamped at zero when relu is set. weight is [cout, cin, 3, 3],
 // bias is [cout] or nil, x is [cin, h, wd] and y is [cout, h, wd].
 func (w *winograd) forward(weight, bias, x, y []float32, h, wd int, relu bool) {
-	w.fwd.prepare(weight, w.cout, w.cin, false, w.useAMX(w.cout, w.cin))
+	w.fwd.prepare(weight, w.cout, w.cin, false, w.planes(w.cout, w.cin))
 	w.run(&w.fwd, w.cin, w.cout, x, nil, y, h, wd, bias, relu)
 }
 
@@ -107,7 +107,7 @@ func (w *winograd) forward(weight, bias, x, y []float32, h, wd int, relu bool) {
 // where the mask is not positive, the backward pass of the ReLU; mask may be
 // nil. dy and mask are [cout, h, wd], dx is [cin, h, wd].
 func (w *winograd) backwardInput(weight, dy, mask, dx []float32, h, wd int) {
-	w.bwd.prepare(weight, w.cout, w.cin, true, w.useAMX(w.cin, w.cout))
+	w.bwd.prepare(weight, w.cout, w.cin, true, w.planes(w.cin, w.cout))
 	w.run(&w.bwd, w.cout, w.cin, dy, mask, dx, h, wd, nil, false)
 }
 
@@ -115,12 +115,12 @@ func (w *winograd) backwardInput(weight, dy, mask, dx []float32, h, wd int) {
 // and values they were computed from. For the backward set (flip) the
 // kernel is rotated by 180 degrees and the product rows are the cin input
 // channels. The work is spread over the workers by product rows.
-func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip, amx bool) {
+func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool, planes int) {
 	n := cout * cin * 9
 	if len(weight) != n {
 		panic("nn: winograd weight length does not match the channels")
 	}
-	if ww.ok && ww.amx == amx && ww.src == &weight[0] && ww.n == n && ww.sampleMatches(weight) {
+	if ww.ok && ww.planes == planes && ww.src == &weight[0] && ww.n == n && ww.sampleMatches(weight) {
 		return
 	}
 	rows, cols := cout, cin
@@ -128,9 +128,9 @@ func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip, amx bool) {
 		rows, cols = cin, cout
 	}
 	t := &ww.task
-	if amx {
-		np := 3 * wgFreqs * roundUp(rows, 32) * roundUp(cols, 32)
-		if len(ww.ub) != np || !ww.amx {
+	if planes > 0 {
+		np := planes * wgFreqs * roundUp(rows, 32) * roundUp(cols, 32)
+		if len(ww.ub) != np || ww.planes != planes {
 			ww.ub = make([]uint16, np) // fresh: the padding must be zero
 		}
 		ww.u = nil
@@ -138,8 +138,8 @@ func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip, amx bool) {
 		ww.u = growFloat32(ww.u, wgFreqs*n/9)
 		ww.ub = nil
 	}
-	ww.amx = amx
-	t.u, t.ub, t.weight, t.cout, t.cin, t.flip = ww.u, ww.ub, weight, cout, cin, flip
+	ww.planes = planes
+	t.u, t.ub, t.planes, t.weight, t.cout, t.cin, t.flip = ww.u, ww.ub, planes, weight, cout, cin, flip
 	t.workers = max(1, runtime.GOMAXPROCS(0))
 	parallelRun(t, &t.wg, t.workers)
 	t.u, t.ub, t.weight = nil, nil, nil
@@ -156,6 +156,7 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 type wgWeightTask struct {
 	u, weight          []float32
 	ub                 []uint16 // AMX tiles, when u is nil
+	planes             int      // of ub
 	cout, cin, workers int
 	flip               bool
 	wg                 sync.WaitGroup
@@ -197,12 +198,19 @@ func (t *wgWeightTask) runWorker(id int) {
 				}
 				continue
 			}
-			// AMX tile (r/16, c0/32) of frequency f, row r%16, in three planes.
+			// AMX tile (r/16, c0/32) of frequency f, row r%16, in each plane.
 			mb, kb := roundUp(rows, 32)/16, roundUp(cols, 32)/32
-			plane := len(t.ub) / 3
+			plane := len(t.ub) / t.planes
 			for f := range blk {
 				at := ((f*mb+r/16)*kb+c0/32)*512 + r%16*32
-				h, m, l := t.ub[at:at+c1-c0], t.ub[plane+at:plane+at+c1-c0], t.ub[2*plane+at:2*plane+at+c1-c0]
+				h, l := t.ub[at:at+c1-c0], t.ub[(t.planes-1)*plane+at:(t.planes-1)*plane+at+c1-c0]
+				if t.planes == 2 {
+					for i, v := range blk[f][:c1-c0] {
+						h[i], l[i] = bf16Split2(v)
+					}
+					continue
+				}
+				m := t.ub[plane+at : plane+at+c1-c0]
 				for i, v := range blk[f][:c1-c0] {
 					h[i], m[i], l[i] = bf16Split3(v)
 				}
@@ -234,6 +242,13 @@ func bf16Split3(x float32) (h, m, l uint16) {
 	m = bf16Bits(x)
 	x -= math.Float32frombits(uint32(m) << 16)
 	return h, m, bf16Bits(x)
+}
+
+// bf16Split2 splits x into bfloat16 values (raw bits) h = bf16(x) and
+// l = bf16(x-h), the reduced-precision split.
+func bf16Split2(x float32) (h, l uint16) {
+	h = bf16Bits(x)
+	return h, bf16Bits(x - math.Float32frombits(uint32(h)<<16))
 }
 
 // bf16Bits rounds x to bfloat16 (to nearest even) and returns its bits.
@@ -270,6 +285,7 @@ func wgKernelTransform(g *[9]float32, u *[wgFreqs]float32) {
 // wgPlan is how one call splits its work.
 type wgPlan struct {
 	amx          bool // products on AMX tiles
+	planes       int  // bfloat16 planes per operand on AMX (3 or 2)
 	cinPad       int  // input channels as stored in the workspace
 	coutPad      int  // product rows as stored in the workspace
 	tw, tiles    int  // tiles per row, tiles in all
@@ -281,9 +297,30 @@ type wgPlan struct {
 	buffers      int // workspaces needed
 }
 
-// useAMX reports whether a product with rows output and k input channels
-// runs on AMX: both must fill most of a 16-wide tile.
-func (w *winograd) useAMX(rows, k int) bool { return w.amx && rows >= 16 && k >= 16 }
+// planes returns how many bfloat16 planes the AMX products split each
+// operand into for a product with rows output and k input channels (3, or
+// 2 with reduced precision), or 0 when it runs on sgemm: without AMX, or
+// with fewer than 16 channels on either side.
+func (w *winograd) planes(rows, k int) int {
+	switch {
+	case !w.amx || rows < 16 || k < 16:
+		return 0
+	case reducedPrecision.Load():
+		return 2
+	}
+	return 3
+}
+
+// reducedPrecision is set by SetReducedPrecision.
+var reducedPrecision atomic.Bool
+
+// SetReducedPrecision lets 3x3 convolutions running on AMX trade accuracy
+// for speed, much like PyTorch's allow_tf32: each operand is split into two
+// bfloat16 parts instead of three, which halves the tile products and cuts
+// the data moved by a third, and the error grows from about 1e-5 to about
+// 1e-4 of the output scale. Off by default; without AMX it changes nothing.
+// Layers pick it up at their next pass.
+func SetReducedPrecision(on bool) { reducedPrecision.Store(on) }
 
 // plan splits a convolution of an h x wd image from cin to cout channels.
 // A chunk of tiles is sized so that its transformed inputs and products
@@ -292,12 +329,13 @@ func (w *winograd) useAMX(rows, k int) bool { return w.amx && rows >= 16 && k >=
 // transformed weights, read once per chunk, are the larger traffic. When
 // there are too few tiles for every worker to get a chunk, the image is one
 // chunk and the workers share its channels.
-func (w *winograd) plan(cin, cout, h, wd int) wgPlan {
-	p := wgPlan{amx: w.useAMX(cout, cin), cinPad: cin, coutPad: cout}
+func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
+	p := wgPlan{planes: planes, cinPad: cin, coutPad: cout}
+	p.amx = p.planes > 0
 	perTile := wgFreqs * 4 * (cin + cout) // bytes of V and M per tile
 	if p.amx {
 		p.cinPad, p.coutPad = roundUp(cin, 32), roundUp(cout, 32)
-		perTile = wgFreqs * (6*p.cinPad + 4*p.coutPad)
+		perTile = wgFreqs * (2*p.planes*p.cinPad + 4*p.coutPad)
 	}
 	p.tw = (wd + wgTile - 1) / wgTile
 	p.tiles = p.tw * ((h + wgTile - 1) / wgTile)
@@ -336,15 +374,15 @@ func (w *winograd) plan(cin, cout, h, wd int) wgPlan {
 // workspaceBytes is the size of the workspaces a forward call on an h x wd
 // image borrows (they are kept for later calls).
 func (w *winograd) workspaceBytes(h, wd int) int {
-	p := w.plan(w.cin, w.cout, h, wd)
+	p := w.plan(w.cin, w.cout, h, wd, w.planes(w.cout, w.cin))
 	return 4 * p.buffers * (p.vFloats() + wgFreqs*p.coutPad*p.ldv)
 }
 
-// vFloats is the size of the transformed inputs, in float32s: on AMX three
+// vFloats is the size of the transformed inputs, in float32s: on AMX
 // planes of channel pairs.
 func (p *wgPlan) vFloats() int {
 	if p.amx {
-		return 3 * wgFreqs * p.cinPad / 2 * p.ldv
+		return p.planes * wgFreqs * p.cinPad / 2 * p.ldv
 	}
 	return wgFreqs * p.cinPad * p.ldv
 }
@@ -376,10 +414,7 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	}
 	t := &w.task
 	t.wt, t.cin, t.cout, t.x, t.mask, t.y, t.b, t.h, t.w, t.relu = wt, cin, cout, x, mask, y, bias, h, wd, relu
-	t.wgPlan = w.plan(cin, cout, h, wd)
-	if t.amx != wt.amx {
-		panic("nn: winograd weights prepared for the other product kernel")
-	}
+	t.wgPlan = w.plan(cin, cout, h, wd, wt.planes)
 	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), wgFreqs*t.coutPad*t.ldv)
 	if t.channelSplit {
 		t.phase = 1
@@ -436,7 +471,7 @@ func (t *wgTask) runWorker(id int) {
 // input transforms channels [c0, c1) of tiles [t0, t1) into the workspace.
 func (t *wgTask) input(ws *wgWorkspace, c0, c1, t0, t1 int) {
 	if t.amx {
-		wgInputPairs(t.x, t.mask, c0, c1, t.cin, t.h, t.w, t0, t1, ws.v, t.cinPad/2, t.ldv)
+		wgInputPairs(t.x, t.mask, c0, c1, t.cin, t.h, t.w, t0, t1, ws.v, t.cinPad/2, t.ldv, t.planes)
 		return
 	}
 	wgInput(t.x, t.mask, c0, min(c1, t.cin), t.cin, t.h, t.w, t0, t1, ws.v, t.ldv)
@@ -455,7 +490,7 @@ func (t *wgTask) products(ws *wgWorkspace, o0, o1, n int) {
 		return
 	}
 	if t.amx {
-		wgProductsAMX(t.wt.ub, ws.v, ws.m, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, (n+31)/32, t.ldv)
+		wgProductsAMX(t.wt.ub, ws.v, ws.m, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, (n+31)/32, t.ldv, t.planes)
 		return
 	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv

@@ -8,9 +8,15 @@
 // ah*bl, al*bh, am*bm; "bf16x6") with float32 accumulation in the AMX tiles:
 // float32 accuracy at a fraction of the cost of float32 FMA.
 //
+// A reduced-precision mode ("bf16x3") splits in two, h and l = bf16(x-h)
+// (16 significant bits), and computes ah*bh + ah*bl + al*bh: half the tile
+// products and two thirds of the data, with errors near 2^-17 of each
+// product that the Winograd output transform amplifies to about 1e-4 of
+// the output scale.
+//
 // Layouts (all sizes padded: cout and cin to multiples of 32, the tile
-// count to a multiple of 32; each operand is three planes, h, m and l, one
-// after the other):
+// count to a multiple of 32; each operand is three planes, h, m and l, or
+// two, h and l, one after the other):
 //   weights  u[((f*MB + mb)*KB + kb)*512 + r*32 + k]: frequency f, rows
 //            16mb+r, columns 32kb+k, as 16x32 bfloat16 AMX tiles;
 //   inputs   v[(f*KP + p)*ldv + t]: channel pair p (channels 2p, 2p+1 in
@@ -44,23 +50,22 @@ WG_INLINE void wg_bf16_split3(wg_v16 x, wg_u16v *h, wg_u16v *m, wg_u16v *l) {
 
 // wg4_input_pairs transforms channels [c0, c1) (c0 even) of x (masked by
 // mask, if not NULL) for the tiles [t0, t1) into the split bfloat16 pair
-// layout (three planes of 36*kp*ldv words from v). Channels at or past cin
-// up to c1 are zero.
+// layout (planes, 3 or 2, of 36*kp*ldv words from v). Channels at or past
+// cin up to c1 are zero.
 WG_CLONES static void wg4_input_pairs(const float *x, const float *mask, int c0, int c1, int cin,
                                       int h, int w, long t0, long t1, uint32_t *v, long kp,
-                                      long ldv) {
+                                      long ldv, int planes) {
 	const int tw = (w + 3) / 4;
 	const long fstride = kp * ldv, plane = 36 * fstride;
-	uint32_t *vh = v, *vm = v + plane, *vl = v + 2 * plane;
+	uint32_t *vh = v, *vm = v + plane, *vl = v + (planes - 1) * plane;
 	float buf[6][80] __attribute__((aligned(64)));
 	wg_v16 a[36], b[36];
 	for (int c = c0; c < c1; c += 2) {
 		const long p = c / 2;
 		if (c >= cin) {
 			for (int f = 0; f < 36; f++) {
-				memset(vh + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
-				memset(vm + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
-				memset(vl + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
+				for (int pl = 0; pl < planes; pl++)
+					memset(v + pl * plane + f * fstride + p * ldv, 0, sizeof(uint32_t) * ldv);
 			}
 			continue;
 		}
@@ -75,13 +80,20 @@ WG_CLONES static void wg4_input_pairs(const float *x, const float *mask, int c0,
 				for (int f = 0; f < 36; f++) b[f] = wg_splat(0);
 			}
 			for (int f = 0; f < 36; f++) {
-				wg_u16v ah, am, al, bh, bm, bl;
-				wg_bf16_split3(a[f], &ah, &am, &al);
-				wg_bf16_split3(b[f], &bh, &bm, &bl);
 				const long at = f * fstride + p * ldv + i;
-				*(wg_u16vu *)(vh + at) = bh | (ah >> 16);
-				*(wg_u16vu *)(vm + at) = bm | (am >> 16);
-				*(wg_u16vu *)(vl + at) = bl | (al >> 16);
+				if (planes == 3) {
+					wg_u16v ah, am, al, bh, bm, bl;
+					wg_bf16_split3(a[f], &ah, &am, &al);
+					wg_bf16_split3(b[f], &bh, &bm, &bl);
+					*(wg_u16vu *)(vh + at) = bh | (ah >> 16);
+					*(wg_u16vu *)(vm + at) = bm | (am >> 16);
+					*(wg_u16vu *)(vl + at) = bl | (al >> 16);
+				} else {
+					wg_u16v ah = wg_bf16(a[f]), bh = wg_bf16(b[f]);
+					wg_u16v al = wg_bf16(a[f] - (wg_v16)ah), bl = wg_bf16(b[f] - (wg_v16)bh);
+					*(wg_u16vu *)(vh + at) = bh | (ah >> 16);
+					*(wg_u16vu *)(vl + at) = bl | (al >> 16);
+				}
 			}
 		})
 	}
@@ -175,6 +187,67 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 					_tile_loadd(5, al + rowblk + ak, 64);
 					WG_TDP4(); // al bh
 #undef WG_TDP4
+				}
+				_tile_stored(0, mq + n0, sb);
+				_tile_stored(1, mq + 16 * ldv + n0, sb);
+				_tile_stored(2, mq + n0 + 16, sb);
+				_tile_stored(3, mq + 16 * ldv + n0 + 16, sb);
+			}
+		}
+	}
+	_tile_release();
+}
+
+// wg_amx_products2 is wg_amx_products for two-plane (bf16x3) operands.
+WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0,
+                                           int f1, int q0, int q1, int mb, int kb, int nq,
+                                           long ldv) {
+	wg_tilecfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.palette = 1;
+	for (int i = 0; i < 8; i++) {
+		cfg.rows[i] = 16;
+		cfg.colsb[i] = 64;
+	}
+	_tile_loadconfig(&cfg);
+	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
+	const long uplane = 36L * mb * kb * 512, vplane = 36L * kp * ldv;
+	const long rowblk = (long)kb * 512;
+	for (int f = f0; f < f1; f++) {
+		for (int q = q0; q < q1; q++) {
+			const uint16_t *ah = u + ((long)(f * mb + 2 * q) * kb) * 512, *al = ah + uplane;
+			float *mq = m + (f * coutPad + 32L * q) * ldv;
+			for (int nb = 0; nb < nq; nb++) {
+				const long n0 = 32L * nb;
+				_tile_zero(0);
+				_tile_zero(1);
+				_tile_zero(2);
+				_tile_zero(3);
+				for (int k = 0; k < kb; k++) {
+					const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0, *bl = bh + vplane;
+					const long ak = 512L * k;
+					_tile_loadd(4, ah + ak, 64);
+					_tile_loadd(5, ah + rowblk + ak, 64);
+					_tile_loadd(6, bh, sb);
+					_tile_loadd(7, bh + 16, sb);
+					_tile_dpbf16ps(0, 4, 6); // ah bh
+					_tile_dpbf16ps(1, 5, 6);
+					_tile_dpbf16ps(2, 4, 7);
+					_tile_dpbf16ps(3, 5, 7);
+					_tile_loadd(6, bl, sb);
+					_tile_loadd(7, bl + 16, sb);
+					_tile_dpbf16ps(0, 4, 6); // ah bl
+					_tile_dpbf16ps(1, 5, 6);
+					_tile_dpbf16ps(2, 4, 7);
+					_tile_dpbf16ps(3, 5, 7);
+					_tile_loadd(4, al + ak, 64);
+					_tile_loadd(5, al + rowblk + ak, 64);
+					_tile_loadd(6, bh, sb);
+					_tile_loadd(7, bh + 16, sb);
+					_tile_dpbf16ps(0, 4, 6); // al bh
+					_tile_dpbf16ps(1, 5, 6);
+					_tile_dpbf16ps(2, 4, 7);
+					_tile_dpbf16ps(3, 5, 7);
 				}
 				_tile_stored(0, mq + n0, sb);
 				_tile_stored(1, mq + 16 * ldv + n0, sb);

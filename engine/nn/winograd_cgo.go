@@ -69,27 +69,33 @@ func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float3
 
 // wgInputPairs transforms channels [c0, c1) (c0 even; channels past cin
 // are zero) of x (masked by mask unless nil) for tiles [t0, t1) into the
-// three planes of split bfloat16 channel pairs in v, with kp pairs per
+// planes (3 or 2) of split bfloat16 channel pairs in v, with kp pairs per
 // frequency.
-func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv int) {
+func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv, planes int) {
 	if c1 <= c0 || t1 <= t0 {
 		return
 	}
 	if t1-t0+16 > ldv {
 		panic("nn: winograd chunk wider than its buffer")
 	}
-	if len(v) < 3*wgFreqs*kp*ldv || c1 > 2*kp || c0%2 != 0 {
+	if len(v) < planes*wgFreqs*kp*ldv || c1 > 2*kp || c0%2 != 0 || planes != 2 && planes != 3 {
 		panic("nn: winograd pair buffers too small")
 	}
 	C.wg4_input_pairs((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
-		C.long(t0), C.long(t1), (*C.uint32_t)(unsafe.Pointer(&v[0])), C.long(kp), C.long(ldv))
+		C.long(t0), C.long(t1), (*C.uint32_t)(unsafe.Pointer(&v[0])), C.long(kp), C.long(ldv), C.int(planes))
 }
 
 // wgProductsAMX computes the 32-row blocks [q0, q1) of all 36 products
-// from the packed weights u and the pair-split inputs v (winograd_amx.h).
-func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv int) {
-	if len(u) < 3*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv || len(v) < 3*wgFreqs*kb*16*ldv || nq*32 > ldv {
+// from the packed weights u and the pair-split inputs v, each in planes
+// (3: bf16x6, or 2: bf16x3) (winograd_amx.h).
+func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv, planes int) {
+	if len(u) < planes*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv || len(v) < planes*wgFreqs*kb*16*ldv || nq*32 > ldv {
 		panic("nn: winograd AMX buffers too small")
+	}
+	if planes == 2 {
+		C.wg_amx_products2((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
+			(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv))
+		return
 	}
 	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
 		(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv))

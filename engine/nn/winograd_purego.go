@@ -19,10 +19,10 @@ func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float3
 // wgAMX is false: AMX needs the C kernels.
 const wgAMX = false
 
-func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv int) {
+func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv, planes int) {
 	panic("nn: AMX Winograd path in a build without cgo")
 }
 
-func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv int) {
+func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv, planes int) {
 	panic("nn: AMX Winograd path in a build without cgo")
 }
