@@ -28,11 +28,16 @@ var vggToRelu51 = []int{64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512,
 // 2x2 max poolings) for 3-channel input, with random He-scaled weights and
 // small random biases drawn from seed. Weight gradients are off: the benchmark,
 // like style transfer, needs only the gradient for the input.
-func VGG19ToRelu51(seed int64) *nn.Sequential {
+func VGG19ToRelu51(seed int64) *nn.Sequential { return vgg(seed, 1) }
+
+// vgg builds VGG19ToRelu51 with every channel count but the input's divided
+// by div (tests under the race detector use narrower networks).
+func vgg(seed int64, div int) *nn.Sequential {
 	rng := rand.New(rand.NewSource(seed))
 	net := &nn.Sequential{}
 	cin := 3
 	for _, cout := range vggToRelu51 {
+		cout /= div
 		if cout == 0 {
 			net.Layers = append(net.Layers, nn.NewMaxPool2D(2, 2, 0))
 			continue
@@ -72,6 +77,8 @@ type VGGOptions struct {
 	// Progress, when set, is called after every timed iteration with its
 	// kind ("fwd" or "fwdbwd") and duration.
 	Progress func(kind string, d time.Duration)
+
+	widthDiv int // tests: divide the channel counts (0 means 1)
 }
 
 // RunVGG times VGG19ToRelu51 on one random size x size image: forward
@@ -91,7 +98,7 @@ func RunVGG(ctx context.Context, o VGGOptions) (VGGResult, error) {
 	} else if o.Warmup == 0 {
 		o.Warmup = 1
 	}
-	net := VGG19ToRelu51(o.Seed)
+	net := vgg(o.Seed, max(o.widthDiv, 1))
 	x := tensor.New(1, 3, o.Size, o.Size)
 	rng := rand.New(rand.NewSource(o.Seed + 1))
 	for i := range x.Data {
