@@ -13,6 +13,9 @@ import (
 // TestBenchVGGJSON runs the benchmark at 32 px without PyTorch and checks
 // the JSON line it ends with.
 func TestBenchVGGJSON(t *testing.T) {
+	if benchUnderRace {
+		t.Skip("preparing the full VGG's weights takes too long under the race detector (engine/bench tests the network there)")
+	}
 	var out, errb bytes.Buffer
 	err := runBench(context.Background(), []string{"vgg", "--size", "32", "--iters", "1", "--warmup", "0", "--torch=false"}, &out, &errb)
 	if err != nil {

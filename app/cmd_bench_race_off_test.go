@@ -1,0 +1,6 @@
+//go:build !race
+
+package app
+
+// benchUnderRace reports whether tests run under the race detector.
+const benchUnderRace = false
