@@ -207,7 +207,10 @@ func TestStyleLossGradient(t *testing.T) {
 			got := sl.Loss(f, a, tc.w, g)
 			loss := func(x []float64) float64 { return styleRef(x, av, n, c, h*w, tc.w) }
 			checkLoss(t, got, loss(to64(f)))
-			checkGrad(t, minusOffset(g), numGrad(to64(f), loss, 1e-4), 1e-3)
+			// 5e-3 of the largest entry: the float32 Gram difference G-A cancels,
+			// and its rounding depends on the BLAS's summation order (the
+			// pure-Go gonum build lands near 3e-3). A wrong factor is far larger.
+			checkGrad(t, minusOffset(g), numGrad(to64(f), loss, 1e-4), 5e-3)
 			// Without a gradient the loss is the same.
 			checkLoss(t, sl.Loss(f, a, tc.w, nil), got)
 		})
