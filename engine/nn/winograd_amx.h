@@ -24,10 +24,13 @@
 //            layout AMX wants for its second operand;
 //   products m[(f*coutPad + o)*ldv + t], float32, as for the float32 path.
 
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define WG_HAVE_AMX 1
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#endif
 
 typedef uint32_t wg_u16v __attribute__((vector_size(64)));
 typedef uint32_t wg_u16vu __attribute__((vector_size(64), aligned(4)));
@@ -99,6 +102,7 @@ WG_CLONES static void wg4_input_pairs(const float *x, const float *mask, int c0,
 	}
 }
 
+#if WG_HAVE_AMX
 #define WG_AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
 
 typedef struct {
@@ -111,16 +115,12 @@ typedef struct {
 // wg_amx_init asks the kernel for the AMX tile state and reports whether
 // AMX-BF16 can be used by this process.
 static int wg_amx_init(void) {
-#if defined(__x86_64__)
 	unsigned a, b, c, d;
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
 	if (!((d >> 24) & 1) || !((d >> 22) & 1)) return 0; // AMX-TILE, AMX-BF16
 	// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA (Linux 5.16+).
 	if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return 0;
 	return 1;
-#else
-	return 0;
-#endif
 }
 
 // wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
@@ -258,3 +258,11 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 	}
 	_tile_release();
 }
+#else
+// No AMX on this platform: the products below are never called.
+static int wg_amx_init(void) { return 0; }
+static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
+                            int q1, int mb, int kb, int nq, long ldv) {}
+static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
+                             int q1, int mb, int kb, int nq, long ldv) {}
+#endif

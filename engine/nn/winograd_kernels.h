@@ -31,6 +31,7 @@ WG_INLINE wg_v16 wg_load(const float *p) { return *(const wg_v16u *)p; }
 WG_INLINE void wg_store(float *p, wg_v16 v) { *(wg_v16u *)p = v; }
 WG_INLINE wg_v16 wg_splat(float s) { return (wg_v16){0} + s; }
 
+#if defined(__GNUC__) && !defined(__clang__) && !defined(WG_NO_BUILTIN_SHUFFLE)
 // wg_phase returns lane l = p[4l + k] for l = 0..15 (k = 0..3), reading 64
 // floats from p.
 WG_INLINE wg_v16 wg_phase(const float *p, int k) {
@@ -55,6 +56,23 @@ WG_INLINE void wg_interleave(float *p, wg_v16 q0, wg_v16 q1, wg_v16 q2, wg_v16 q
 	wg_store(p + 32, __builtin_shuffle(a1, b1, plo));
 	wg_store(p + 48, __builtin_shuffle(a1, b1, phi));
 }
+#else
+// Portable versions for compilers without GCC's __builtin_shuffle (clang).
+WG_INLINE wg_v16 wg_phase(const float *p, int k) {
+	float t[16];
+	for (int l = 0; l < 16; l++) t[l] = p[4 * l + k];
+	return wg_load(t);
+}
+
+WG_INLINE void wg_interleave(float *p, wg_v16 q0, wg_v16 q1, wg_v16 q2, wg_v16 q3) {
+	for (int l = 0; l < 16; l++) {
+		p[4 * l] = q0[l];
+		p[4 * l + 1] = q1[l];
+		p[4 * l + 2] = q2[l];
+		p[4 * l + 3] = q3[l];
+	}
+}
+#endif
 
 // wg_bt applies B^T of F(4x4, 3x3) to six values z0..z5.
 #define WG_BT(z0, z1, z2, z3, z4, z5, t)                                       \
