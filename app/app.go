@@ -56,6 +56,19 @@ func flagError(err error) error {
 	return usageErrorf("%s", msg)
 }
 
+// helpOrUsage turns a flag-parsing error into the command's outcome: for
+// -h/--help it prints help and fs's options to stdout and reports helped;
+// any other mistake becomes a usage error.
+func helpOrUsage(fs *flag.FlagSet, err error, help string, stdout io.Writer) (helped bool, _ error) {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, help)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return true, nil
+	}
+	return false, flagError(err)
+}
+
 // Main runs Atelier with the command-line arguments that follow the program
 // name and returns the process exit status. It never calls os.Exit.
 func Main(args []string) int {

@@ -78,13 +78,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		var cfg benchVGGConfig
 		fs := benchVGGFlags(&cfg)
 		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, benchHelp)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				return nil
-			}
-			return flagError(err)
+			_, err = helpOrUsage(fs, err, benchHelp, stdout)
+			return err
 		}
 		if fs.NArg() > 0 {
 			return usageErrorf("bench vgg takes no arguments besides its options, got %q", fs.Arg(0))

@@ -95,13 +95,8 @@ func (c *srEvalCmd) run(ctx context.Context, args []string) error {
 	var f srEvalFlags
 	fs := newSREvalFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(c.stdout, srEvalHelp)
-			fs.SetOutput(c.stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return flagError(err)
+		_, err = helpOrUsage(fs, err, srEvalHelp, c.stdout)
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -153,13 +153,8 @@ func (c *stylizeCmd) run(ctx context.Context, args []string) error {
 	var f stylizeFlags
 	fs := newStylizeFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(c.stdout, stylizeHelp)
-			fs.SetOutput(c.stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return flagError(err)
+		_, err = helpOrUsage(fs, err, stylizeHelp, c.stdout)
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("%q is not an option of stylize", fs.Arg(0))

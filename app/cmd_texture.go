@@ -163,13 +163,8 @@ func (c *textureCmd) run(ctx context.Context, args []string) error {
 	var f textureFlags
 	fs := newTextureFlagSet(&f)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(c.stdout, textureHelp)
-			fs.SetOutput(c.stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return flagError(err)
+		_, err = helpOrUsage(fs, err, textureHelp, c.stdout)
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("%q is not an option of texture", fs.Arg(0))

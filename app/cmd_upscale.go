@@ -109,13 +109,8 @@ func (c *upscaleCmd) run(ctx context.Context, args []string) error {
 	fs := newUpscaleFlagSet(&f)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(c.stdout, upscaleHelp, methodList())
-			fs.SetOutput(c.stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return flagError(err)
+		_, err = helpOrUsage(fs, err, fmt.Sprintf(upscaleHelp, methodList()), c.stdout)
+		return err
 	}
 	switch {
 	case len(pos) < 2:
