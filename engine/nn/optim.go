@@ -604,3 +604,20 @@ func equalF32(a, b []float32) bool {
 	}
 	return true
 }
+
+// FirstStepLR returns the LR that makes the first step after a reset move the
+// entry with the largest gradient by maxChange (for images: grey levels),
+// undoing the min(1, 1/|g|₁) factor Step applies to that step. It returns 1
+// when grad is zero or not finite.
+func FirstStepLR(grad []float32, maxChange float64) float64 {
+	var l1, lmax float64
+	for _, g := range grad {
+		a := math.Abs(float64(g))
+		l1 += a
+		lmax = math.Max(lmax, a)
+	}
+	if !(lmax > 0) || math.IsInf(l1, 0) || math.IsNaN(l1) {
+		return 1
+	}
+	return maxChange / lmax / math.Min(1, 1/l1)
+}

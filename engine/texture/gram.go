@@ -294,16 +294,7 @@ func firstStep(o *gramObjective, x, grad []float32) float64 {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 1
 	}
-	var l1, lmax float64
-	for _, g := range grad {
-		a := math.Abs(float64(g))
-		l1 += a
-		lmax = math.Max(lmax, a)
-	}
-	if !(lmax > 0) || math.IsInf(l1, 0) {
-		return 1
-	}
-	return firstStepPixels / lmax / math.Min(1, 1/l1)
+	return nn.FirstStepLR(grad, firstStepPixels)
 }
 
 // noiseImage returns the starting image: Gaussian noise (standard deviation
