@@ -86,11 +86,10 @@ func (o ConvOpts) resolved() (ConvOpts, error) {
 // shapes that do not fit; graph builders check them first with OutShape,
 // which also reports a bad weight or bias given to NewConv2D.
 type Conv2D struct {
-	weight, bias *Param
-	core         convCore
-	err          error // construction error, reported by OutShape
-	wgrad        bool
-	wino         *winograd // 3x3 stride-1 pad-1 fast path (winograd_conv.go)
+	weightBias
+	core convCore
+	err  error     // construction error, reported by OutShape
+	wino *winograd // 3x3 stride-1 pad-1 fast path (winograd_conv.go)
 
 	x, y, dx *tensor.Tensor
 }
@@ -100,7 +99,7 @@ type Conv2D struct {
 // tensors are used, not copied. Weight gradients are on. A weight or bias
 // of the wrong shape does not panic: OutShape reports it (ErrShape).
 func NewConv2D(weight, bias *tensor.Tensor, opt ConvOpts) *Conv2D {
-	c := &Conv2D{wgrad: true}
+	c := &Conv2D{weightBias: weightBias{wgrad: true}}
 	c.err = c.init(weight, bias, opt)
 	return c
 }
@@ -124,21 +123,6 @@ func (c *Conv2D) init(weight, bias *tensor.Tensor, opt ConvOpts) error {
 	c.core = convCore{cout: s[0], cin: s[1], groups: 1, kh: s[2], kw: s[3], stride: o.Stride, dil: o.Dilation, opt: o}
 	return nil
 }
-
-// Params returns the weight and, when present, the bias.
-func (c *Conv2D) Params() []*Param {
-	var ps []*Param
-	if c.weight != nil {
-		ps = append(ps, c.weight)
-	}
-	if c.bias != nil {
-		ps = append(ps, c.bias)
-	}
-	return ps
-}
-
-// SetWeightGrad turns the weight and bias gradients on or off.
-func (c *Conv2D) SetWeightGrad(on bool) { c.wgrad = on }
 
 // Opts returns the options the layer was built with, Stride and Dilation
 // resolved.

@@ -15,10 +15,9 @@ import (
 // Forward and Backward panic on shapes that do not fit; OutShape reports
 // them, and a bad weight or bias, as errors wrapping ErrShape.
 type DepthwiseConv2D struct {
-	weight, bias *Param
-	core         convCore
-	err          error
-	wgrad        bool
+	weightBias
+	core convCore
+	err  error
 
 	x, y, dx *tensor.Tensor
 }
@@ -29,7 +28,7 @@ type DepthwiseConv2D struct {
 // DepthwiseHWCMToOIHW for TF kernels [kh, kw, C, m]). Tensors are used
 // without copying; weight gradients are on.
 func NewDepthwiseConv2D(weight, bias *tensor.Tensor, opt ConvOpts) *DepthwiseConv2D {
-	c := &DepthwiseConv2D{wgrad: true}
+	c := &DepthwiseConv2D{weightBias: weightBias{wgrad: true}}
 	c.err = c.init(weight, bias, opt)
 	return c
 }
@@ -65,21 +64,6 @@ func (c *DepthwiseConv2D) setChannels(in []int) error {
 	}
 	return nil
 }
-
-// Params returns the weight and, when present, the bias.
-func (c *DepthwiseConv2D) Params() []*Param {
-	var ps []*Param
-	if c.weight != nil {
-		ps = append(ps, c.weight)
-	}
-	if c.bias != nil {
-		ps = append(ps, c.bias)
-	}
-	return ps
-}
-
-// SetWeightGrad turns the weight and bias gradients on or off.
-func (c *DepthwiseConv2D) SetWeightGrad(on bool) { c.wgrad = on }
 
 // OutShape returns [N, C*m, OH, OW] for an input [N, C, H, W], or an error
 // wrapping ErrShape.

@@ -30,11 +30,10 @@ type ConvTransposeOpts struct {
 // and Backward panic on shapes that do not fit; OutShape reports them, and a
 // bad weight, bias or option, as errors wrapping ErrShape.
 type ConvTranspose2D struct {
-	weight, bias *Param
-	opt          ConvTransposeOpts
-	core         convCore // the convolution whose input gradient this is
-	err          error
-	wgrad        bool
+	weightBias
+	opt  ConvTransposeOpts
+	core convCore // the convolution whose input gradient this is
+	err  error
 
 	x, y, dx *tensor.Tensor
 }
@@ -44,7 +43,7 @@ type ConvTranspose2D struct {
 // [kh, kw, out, in]: it gives exactly this [in, out, kh, kw] order) and bias
 // [out] or nil, used without copying. Weight gradients are on.
 func NewConvTranspose2D(weight, bias *tensor.Tensor, opt ConvTransposeOpts) *ConvTranspose2D {
-	c := &ConvTranspose2D{wgrad: true}
+	c := &ConvTranspose2D{weightBias: weightBias{wgrad: true}}
 	c.err = c.init(weight, bias, opt)
 	return c
 }
@@ -83,21 +82,6 @@ func (c *ConvTranspose2D) init(weight, bias *tensor.Tensor, opt ConvTransposeOpt
 	c.core = convCore{cout: s[0], cin: s[1], groups: 1, kh: s[2], kw: s[3], stride: co.Stride, dil: co.Dilation, opt: co}
 	return nil
 }
-
-// Params returns the weight and, when present, the bias.
-func (c *ConvTranspose2D) Params() []*Param {
-	var ps []*Param
-	if c.weight != nil {
-		ps = append(ps, c.weight)
-	}
-	if c.bias != nil {
-		ps = append(ps, c.bias)
-	}
-	return ps
-}
-
-// SetWeightGrad turns the weight and bias gradients on or off.
-func (c *ConvTranspose2D) SetWeightGrad(on bool) { c.wgrad = on }
 
 // outSize is the output length of one axis.
 func (c *ConvTranspose2D) outSize(in, k, before, after, outPad int) int {

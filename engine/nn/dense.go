@@ -15,9 +15,8 @@ import (
 // Forward and Backward panic on shapes that do not fit; OutShape reports
 // them, and a bad weight or bias, as errors wrapping ErrShape.
 type Dense struct {
-	weight, bias *Param
-	err          error
-	wgrad        bool
+	weightBias
+	err error
 
 	x, y, dx *tensor.Tensor
 }
@@ -25,7 +24,7 @@ type Dense struct {
 // NewDense returns a fully connected layer using weight [in, out] and bias
 // [out] or nil, without copying. Weight gradients are on.
 func NewDense(weight, bias *tensor.Tensor) *Dense {
-	d := &Dense{wgrad: true}
+	d := &Dense{weightBias: weightBias{wgrad: true}}
 	switch {
 	case weight == nil || len(weight.Shape) != 2 || weight.Len() == 0 || weight.Len() != tensor.Volume(weight.Shape):
 		d.err = fmt.Errorf("nn: dense weight %v: %w: want [in, out]", weight, ErrShape)
@@ -39,21 +38,6 @@ func NewDense(weight, bias *tensor.Tensor) *Dense {
 	}
 	return d
 }
-
-// Params returns the weight and, when present, the bias.
-func (d *Dense) Params() []*Param {
-	var ps []*Param
-	if d.weight != nil {
-		ps = append(ps, d.weight)
-	}
-	if d.bias != nil {
-		ps = append(ps, d.bias)
-	}
-	return ps
-}
-
-// SetWeightGrad turns the weight and bias gradients on or off.
-func (d *Dense) SetWeightGrad(on bool) { d.wgrad = on }
 
 // OutShape returns [N, out] for an input [N, ...] of N*in values, or an
 // error wrapping ErrShape.
