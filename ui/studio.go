@@ -114,8 +114,8 @@ func newStudio(a fyne.App, opts Options, pick picker) *studio {
 
 	s.tabs = container.NewAppTabs(
 		container.NewTabItem("Style", s.buildStyleTab()),
-		container.NewTabItem("Texture", s.sample.object),
-		container.NewTabItem("Upscale", s.lowRes.object),
+		container.NewTabItem("Texture", s.buildTextureTab()),
+		container.NewTabItem("Upscale", s.buildUpscaleTab()),
 	)
 	s.window.SetContent(s.tabs)
 	s.window.Resize(fyne.NewSize(1100, 720))
