@@ -117,6 +117,10 @@ type StylizeOptions struct {
 	// Init is the starting image (InitContent, InitNoise or InitStyle).
 	// Default InitContent.
 	Init string `json:"init,omitempty"`
+	// Start, when set, is the starting image instead of Init's, scaled to
+	// the output size: a run that continues from an earlier result (best
+	// with Scales 1, since coarser scales would blur it first). Default nil.
+	Start *Source `json:"start,omitempty"`
 	// Seed seeds the random start (InitNoise); runs with the same options
 	// and seed give the same image. Default 0.
 	Seed int64 `json:"seed"`
@@ -195,6 +199,9 @@ func (o *StylizeOptions) Validate() error {
 	}
 	if !o.Colour.Valid() {
 		return invalidf("%q is not a colour mode (luminance, match or match-cholesky)", string(o.Colour))
+	}
+	if o.Start != nil && o.Start.IsZero() {
+		return invalidf("the starting image is empty")
 	}
 	switch o.Init {
 	case InitContent, InitNoise, InitStyle:

@@ -147,6 +147,11 @@ func newRunner(ctx context.Context, net features.Extractor, req Request) (*runne
 			return nil, err
 		}
 	}
+	if req.Start != nil {
+		if err := checkImage(req.Start, "starting"); err != nil {
+			return nil, err
+		}
+	}
 	_, _, ch, cw := req.Content.Dims()
 	if req.Size <= 0 {
 		req.Size = min(max(ch, cw), defaultMaxSize)
@@ -284,6 +289,12 @@ func (r *runner) startScale(k int) error {
 		x, err := imageio.Resize(r.x, w, h)
 		if err != nil {
 			return fmt.Errorf("style: upsampling the previous scale: %w", err)
+		}
+		r.x = x
+	case r.req.Start != nil:
+		x, err := imageio.Resize(r.req.Start, w, h)
+		if err != nil {
+			return fmt.Errorf("style: resizing the starting image: %w", err)
 		}
 		r.x = x
 	case r.req.Init == InitNoise:

@@ -328,6 +328,10 @@ type Request struct {
 
 	// Init is the starting image. Default InitContent.
 	Init Init
+	// Start, when not nil, is the starting image instead of Init's, RGB
+	// [1,3,H,W] in 0..255, resized to the first scale's size: a run that
+	// resumes from an earlier result. Default nil.
+	Start *tensor.Tensor
 	// Seed seeds the random source (math/rand) of InitNoise. Runs with the
 	// same request and seed on the same machine give identical bytes.
 	// Default 0.

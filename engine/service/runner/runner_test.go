@@ -267,6 +267,7 @@ func TestStylizeBadInput(t *testing.T) {
 		{"corrupt content", func(r *job.Request) { r.Stylize.Content.Path = corrupt }, "content image"},
 		{"bad output type", func(r *job.Request) { r.Out = filepath.Join(dir, "out.bmp") }, "bmp"},
 		{"no resnet", func(r *job.Request) { r.Stylize.Network = job.NetworkResNet50 }, "atelier models fetch resnet50-imagenet"},
+		{"missing starting image", func(r *job.Request) { r.Stylize.Start = &job.Source{Path: filepath.Join(dir, "gone.png")} }, "starting image: cannot open gone.png"},
 	}
 	svc := testService(t)
 	for _, c := range cases {
@@ -369,5 +370,44 @@ func TestIntermediatePath(t *testing.T) {
 		if got := IntermediatePath(in, 10); got != want {
 			t.Errorf("IntermediatePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestStylizeContinue: a job with Start begins from that picture, not the
+// content: one iteration from a flat blue start stays far nearer blue than
+// one iteration from the content does. The picture in memory is not
+// recorded in the settings.
+func TestStylizeContinue(t *testing.T) {
+	svc := testService(t)
+	blue := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := 0; i < len(blue.Pix); i += 4 {
+		blue.Pix[i+2], blue.Pix[i+3] = 255, 255
+	}
+	run := func(start *job.Source) job.Update {
+		req := shortRequest(t, 1)
+		req.Stylize.Start = start
+		h, err := svc.Start(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := finish(t, h)
+		if u.Kind != job.Done {
+			t.Fatalf("job ended %v: %v", u.Kind, u.Err)
+		}
+		return u
+	}
+	fresh, cont := run(nil), run(&job.Source{Image: blue})
+	fromBlue := func(img *image.RGBA) float64 {
+		var sum float64
+		for i := 0; i < len(img.Pix); i += 4 {
+			sum += float64(img.Pix[i]) + float64(img.Pix[i+1]) + float64(255-int(img.Pix[i+2]))
+		}
+		return sum / float64(len(img.Pix)/4*3)
+	}
+	if a, b := fromBlue(cont.Image), fromBlue(fresh.Image); !(a < b/2) {
+		t.Errorf("mean distance from blue: %.1f continuing from blue, %.1f from the content; want under half", a, b)
+	}
+	if s := cont.Metadata[imageio.SettingsKey]; strings.Contains(s, `"start"`) {
+		t.Errorf("a starting picture in memory was recorded: %s", s)
 	}
 }

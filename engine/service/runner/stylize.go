@@ -112,6 +112,12 @@ func (s *Stylize) Run(ctx context.Context, req job.Request, rep *service.Reporte
 	if err != nil {
 		return service.Result{}, err
 	}
+	var start *tensor.Tensor
+	if opts.Start != nil {
+		if start, err = loadSource(*opts.Start, "starting image", opts.Size, rep); err != nil {
+			return service.Result{}, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return service.Result{}, err
 	}
@@ -125,6 +131,7 @@ func (s *Stylize) Run(ctx context.Context, req job.Request, rep *service.Reporte
 	}
 
 	sreq, settings := styleRequest(opts, style.DefaultSettingsFor(net, style.NormAuto), content, styles, morphs)
+	sreq.Start = start
 	steer := make(chan style.Settings, 1)
 	sreq.Updates = steer
 
@@ -514,6 +521,13 @@ func metadata(o job.StylizeOptions, s style.Settings, scales int, n Network) (ma
 	}
 	o.Network = n.Kind
 	o.Content.Path = absPath(o.Content.Path)
+	if o.Start != nil {
+		if o.Start.Path == "" {
+			o.Start = nil // a picture in memory: nothing to record
+		} else {
+			o.Start = &job.Source{Path: absPath(o.Start.Path)}
+		}
+	}
 	data, err := json.Marshal(o)
 	if err != nil {
 		return nil, fmt.Errorf("runner: recording the settings: %w", err)
