@@ -93,12 +93,12 @@ func (r *Request) Validate() error {
 		if r.Texture == nil {
 			return invalidf("a texture job needs its options")
 		}
-		return nil
+		return r.Texture.Validate()
 	case KindUpscale:
 		if r.Upscale == nil {
 			return invalidf("an upscale job needs its options")
 		}
-		return nil
+		return r.Upscale.Validate()
 	case "":
 		return invalidf("the request says no kind of job")
 	}
@@ -138,31 +138,4 @@ func (s Source) String() string {
 		return "the image in memory"
 	}
 	return "no image"
-}
-
-// TextureOptions are the options of a texture job. Texture synthesis is not
-// wired into the service yet: the service answers ErrNoRunner.
-type TextureOptions struct {
-	// Examples are the example textures. Required.
-	Examples []Source `json:"examples"`
-	// Width and Height of the output in pixels. Default 0 means 512.
-	Width  int `json:"width,omitempty"`
-	Height int `json:"height,omitempty"`
-	// Iterations of the optimiser. Default 0 means 300.
-	Iterations int `json:"iterations,omitempty"`
-	// Seed of the random start. Default 0 means one chosen at random and
-	// recorded in the result.
-	Seed int64 `json:"seed,omitempty"`
-}
-
-// UpscaleOptions are the options of an upscale job. Upscaling is not wired
-// into the service yet: the service answers ErrNoRunner.
-type UpscaleOptions struct {
-	// Input is the image to enlarge. Required.
-	Input Source `json:"input"`
-	// Factor is the enlargement, 2, 3, 4 or 8. Default 0 means 2.
-	Factor int `json:"factor,omitempty"`
-	// Model names the super-resolution model in the registry. Default ""
-	// means the best one present for Factor.
-	Model string `json:"model,omitempty"`
 }
