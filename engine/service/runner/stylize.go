@@ -30,10 +30,15 @@ import (
 // made with (its registry name).
 const NetworkKey = "atelier:network"
 
-// New returns a service whose runners use the networks f finds (nil:
-// DefaultFinder, looked up at the first job).
+// New returns a service with the stylize, texture and upscale runners; the
+// first two use the networks f finds (nil: DefaultFinder, looked up at the
+// first job), the upscaler the models in model.CacheDir().
 func New(f *Finder) *service.Service {
-	return service.New(map[job.Kind]service.Runner{job.KindStylize: &Stylize{Finder: f}})
+	return service.New(map[job.Kind]service.Runner{
+		job.KindStylize: &Stylize{Finder: f},
+		job.KindTexture: &Texture{Finder: f},
+		job.KindUpscale: &Upscale{},
+	})
 }
 
 // Stylize runs stylize jobs with engine/style. It keeps the last feature
@@ -199,7 +204,7 @@ type frames struct {
 
 func (f *frames) onFrame(fr style.Frame) {
 	f.scales = fr.Scales
-	total := f.opts.Iterations + (fr.Scales-1)*f.opts.CoarseIterations
+	total := f.opts.Iterations // over all scales
 	step := service.Step{
 		Stage:     "optimising",
 		Iteration: fr.TotalIteration,
@@ -220,7 +225,7 @@ func (f *frames) onFrame(fr style.Frame) {
 	} else {
 		f.lastErr = ""
 	}
-	f.rep.Step(step, func() *image.RGBA { return preview(fr.Image, f.rep.PreviewSide()) })
+	f.rep.Step(step, func() *image.RGBA { return preview(fr.Image(), f.rep.PreviewSide()) })
 
 	if p, ok := f.rep.Steering(); ok {
 		f.settings = applyParams(f.settings, p)
@@ -236,7 +241,7 @@ func (f *frames) onFrame(fr style.Frame) {
 		path := IntermediatePath(f.req.Out, fr.TotalIteration)
 		meta, err := metadata(f.opts, fr.Settings, fr.Scales, f.netInfo)
 		if err == nil {
-			err = imageio.SaveTensor(path, fr.Image, nil, imageio.SaveOptions{Overwrite: f.req.Overwrite, Metadata: meta})
+			err = imageio.SaveTensor(path, fr.Image(), nil, imageio.SaveOptions{Overwrite: f.req.Overwrite, Metadata: meta})
 		}
 		if err != nil {
 			f.err = fmt.Errorf("runner: writing the image of iteration %d: %w", fr.TotalIteration, err)
@@ -250,12 +255,8 @@ func (f *frames) onFrame(fr style.Frame) {
 // the one before).
 func work(fr style.Frame, o job.StylizeOptions) float64 {
 	var total, done float64
-	for k := range fr.Scales {
+	for k, budget := range style.SplitIterations(o.Iterations, fr.Scales) {
 		cost := math.Pow(4, float64(k-(fr.Scales-1)))
-		budget := o.CoarseIterations
-		if k == fr.Scales-1 {
-			budget = o.Iterations
-		}
 		total += cost * float64(budget)
 		switch {
 		case k < fr.Scale:
@@ -385,17 +386,16 @@ func styleRequest(o job.StylizeOptions, base style.Settings, content *tensor.Ten
 		set.MorphMix = weightsOf(o.MorphTo)
 	}
 	r := style.Request{
-		Content:          content,
-		Styles:           styles,
-		MorphStyles:      morphs,
-		Size:             o.Size,
-		Scales:           o.Scales,
-		Iterations:       o.Iterations,
-		CoarseIterations: o.CoarseIterations,
-		StyleScale:       o.StyleScale,
-		Seed:             o.Seed,
-		LearningRate:     o.LearningRate,
-		Settings:         &set,
+		Content:      content,
+		Styles:       styles,
+		MorphStyles:  morphs,
+		Size:         o.Size,
+		Scales:       o.Scales,
+		Iterations:   o.Iterations,
+		StyleScale:   o.StyleScale,
+		Seed:         o.Seed,
+		LearningRate: o.LearningRate,
+		Settings:     &set,
 	}
 	if o.Optimizer == job.OptimizerAdam {
 		r.Optimizer = style.Adam
