@@ -29,6 +29,10 @@ downloaded, else ResNet-50, else the partial VGG19 of the shared reference
 folder ("atelier models list" shows what is here). Several styles mix by
 their weights; --morph-to and --morph move the style towards a second set.
 
+--iters counts the iterations of the whole run: the coarse-to-fine scales
+(--scales) share it, half going to the full size; the JSON line's
+"iterations" is the number that ran.
+
 Progress goes to stderr; the last line on stdout is one JSON object:
 {"out", "seconds", "iterations", "content_loss", "style_loss",
 "peak_rss_bytes", "first_frame_s", "network"}.
@@ -115,8 +119,7 @@ func newStylizeFlagSet(f *stylizeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.preserve, "preserve-colors", false, "keep the content's colours (the same as --colour luminance)")
 	fs.StringVar(&f.colour, "colour", "style", "whose colours the result keeps, `MODE`: style, luminance, match or match-cholesky")
 	fs.Int64Var(&f.opts.Seed, "seed", 0, "seed of the random start (--init noise)")
-	fs.IntVar(&f.opts.Iterations, "iters", d.Iterations, "optimiser iterations at full size")
-	fs.IntVar(&f.opts.CoarseIterations, "coarse-iters", d.CoarseIterations, "optimiser iterations at each coarser scale (at most --iters)")
+	fs.IntVar(&f.opts.Iterations, "iters", d.Iterations, "optimiser iterations in all, split over the coarse-to-fine scales:\nhalf at full size, the rest shared by the coarser ones (400: 100, 100, 200 at 512 px)")
 	fs.IntVar(&f.opts.Scales, "scales", 0, "coarse-to-fine scales, each twice the one before (0: automatic, up to 4)")
 	fs.StringVar(&f.opts.Optimizer, "optimizer", d.Optimizer, "lbfgs or adam")
 	fs.Float64Var(&f.opts.LearningRate, "learning-rate", job.DefaultLearningRate, "Adam's step in pixel units")
@@ -208,13 +211,7 @@ func (f *stylizeFlags) request(fs *flag.FlagSet) (job.Request, error) {
 	})
 	set("style-scale", func() { o.StyleScale = f.opts.StyleScale })
 	set("seed", func() { o.Seed = f.opts.Seed })
-	set("iters", func() {
-		o.Iterations = f.opts.Iterations
-		if !given["coarse-iters"] {
-			o.CoarseIterations = min(o.CoarseIterations, o.Iterations)
-		}
-	})
-	set("coarse-iters", func() { o.CoarseIterations = f.opts.CoarseIterations })
+	set("iters", func() { o.Iterations = f.opts.Iterations })
 	set("scales", func() { o.Scales = f.opts.Scales })
 	set("optimizer", func() { o.Optimizer = f.opts.Optimizer })
 	set("learning-rate", func() { o.LearningRate = f.opts.LearningRate })

@@ -161,11 +161,29 @@ func TestStylizeCommand(t *testing.T) {
 		}
 		got := readSettings(t, out)
 		want := first
-		want.Iterations, want.CoarseIterations, want.TVWeight = 2, 2, -1
+		want.Iterations, want.TVWeight = 2, -1
 		if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
 			t.Errorf("--from settings:\n got %s\nwant %s", g, w)
 		}
 	})
+}
+
+// TestStylizeItersCountsEveryScale: --iters is the total over the
+// coarse-to-fine scales, and the JSON line says how many ran.
+func TestStylizeItersCountsEveryScale(t *testing.T) {
+	content, style := smallInputs(t, stylizeEnv(t))
+	out := filepath.Join(t.TempDir(), "out.png")
+	args := tinyArgs(content, style, out, "--scales", "2", "--iters", "4")
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	if rep := lastJSON(t, stdout); rep.Iterations != 4 {
+		t.Errorf("the JSON line says %d iterations, want 4", rep.Iterations)
+	}
+	if !strings.Contains(stderr, "iteration 4/4") || strings.Contains(stderr, "iteration 5") {
+		t.Errorf("progress should end at iteration 4 of 4:\n%s", stderr)
+	}
 }
 
 func mustJSON(t *testing.T, v any) string {

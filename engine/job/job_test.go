@@ -90,13 +90,13 @@ func TestWithDefaults(t *testing.T) {
 	o := validStylize().WithDefaults()
 	if o.Size != DefaultSize || o.ContentWeight != 0 || o.StyleWeight != 0 ||
 		o.TVWeight != 0 || o.Iterations != DefaultIterations || o.Scales != 0 ||
-		o.CoarseIterations != DefaultCoarseIterations || o.StyleScale != 1 || o.LearningRate != 0 ||
+		o.StyleScale != 1 || o.LearningRate != 0 ||
 		o.Optimizer != DefaultOptimizer || o.Seed != 0 {
 		t.Errorf("defaults not filled: %+v", o)
 	}
 	short := StylizeOptions{Iterations: 3, Optimizer: OptimizerAdam}.WithDefaults()
-	if short.CoarseIterations != 3 || short.LearningRate != DefaultLearningRate {
-		t.Errorf("coarse iterations %d (want capped at 3), learning rate %v", short.CoarseIterations, short.LearningRate)
+	if short.Iterations != 3 || short.LearningRate != DefaultLearningRate {
+		t.Errorf("iterations %d (want 3), learning rate %v", short.Iterations, short.LearningRate)
 	}
 	set := StylizeOptions{Size: 64, ContentWeight: 2, StyleWeight: 3, TVWeight: -1, Iterations: 7, Scales: 2, Optimizer: OptimizerAdam}
 	if got := set.WithDefaults(); got.Size != 64 || got.ContentWeight != 2 || got.StyleWeight != 3 || got.TVWeight != -1 ||

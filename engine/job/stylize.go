@@ -36,15 +36,14 @@ const (
 // Defaults of StylizeOptions: fields left at zero take them (see
 // StylizeOptions.WithDefaults).
 const (
-	DefaultSize             = 512
-	DefaultIterations       = 200
-	DefaultCoarseIterations = 100
-	DefaultStyleScale       = 1
-	DefaultLearningRate     = 5
-	DefaultOptimizer        = OptimizerLBFGS
-	MinSize                 = 16 // the smallest output side
-	MaxSize                 = 8192
-	MaxScales               = 6
+	DefaultSize         = 512
+	DefaultIterations   = 400 // in all: 100, 100 and 200 over 512 px's three scales
+	DefaultStyleScale   = 1
+	DefaultLearningRate = 5
+	DefaultOptimizer    = OptimizerLBFGS
+	MinSize             = 16 // the smallest output side
+	MaxSize             = 8192
+	MaxScales           = 6
 )
 
 // Style is one style image with its mix weight.
@@ -95,12 +94,12 @@ type StylizeOptions struct {
 	// bigger brush strokes). 0 means DefaultStyleScale (1).
 	StyleScale float64 `json:"style_scale,omitempty"`
 
-	// Iterations is the number of optimiser iterations at full size.
-	// 0 means DefaultIterations (200).
+	// Iterations is the number of optimiser iterations in all, over every
+	// coarse-to-fine scale: half at full size, the rest shared by the
+	// coarser scales (style.SplitIterations). 0 means DefaultIterations
+	// (400). Results made before this meant the full-size iterations alone
+	// (with "coarse_iterations" more at each coarser scale, now ignored).
 	Iterations int `json:"iterations"`
-	// CoarseIterations is the number at each coarser scale. 0 means
-	// DefaultCoarseIterations (100), but never more than Iterations.
-	CoarseIterations int `json:"coarse_iterations,omitempty"`
 	// Scales is the number of coarse-to-fine passes, each twice the size
 	// of the one before. 0 means automatic: as many as keep the first pass
 	// at least 128 px, at most 4.
@@ -135,9 +134,6 @@ func (o StylizeOptions) WithDefaults() StylizeOptions {
 	}
 	if o.Iterations == 0 {
 		o.Iterations = DefaultIterations
-	}
-	if o.CoarseIterations == 0 {
-		o.CoarseIterations = min(DefaultCoarseIterations, o.Iterations)
 	}
 	if o.StyleScale == 0 {
 		o.StyleScale = DefaultStyleScale
@@ -208,7 +204,7 @@ func (o *StylizeOptions) Validate() error {
 	default:
 		return invalidf("%q is not a starting image (content, noise or style)", o.Init)
 	}
-	if o.Iterations < 0 || o.CoarseIterations < 0 {
+	if o.Iterations < 0 {
 		return invalidf("the number of iterations cannot be negative")
 	}
 	if o.Scales < 0 || o.Scales > MaxScales {

@@ -23,7 +23,10 @@
 //   - Run: coarse-to-fine optimisation with L-BFGS (strong-Wolfe line
 //     search, default) or Adam, the image kept in 0..255 by projection at
 //     every step, live steering through Request.Updates, cancellation, and a
-//     frame after every iteration.
+//     frame after every iteration (its image copied only when the callback
+//     asks, see Frame.Image). Request.Iterations is the budget of the whole
+//     run, split over the scales by SplitIterations. Evaluate gives the
+//     objective and its gradient at one image, for checks and benchmarks.
 //
 // Loss balance. The default content and style weights (5 and 100) are
 // neural-style's for Caffe VGG19 features of 0..255 images, with which this

@@ -32,10 +32,8 @@ type Frame struct {
 	// Losses are the terms of the objective at Image. With Adam they are
 	// those of the point the step started from.
 	Losses Losses
-	// Image is the current image, RGB [1,3,H,W] in 0..255: a copy the
-	// caller may keep, with the content's chroma already recombined under
-	// ColourLuminance.
-	Image *tensor.Tensor
+	// shot gives Image the run's image of this iteration.
+	shot *frameShot
 	// Settings are the settings in effect for this iteration.
 	Settings Settings
 	// SettingsErr is non-nil when the last settings received on
@@ -43,6 +41,30 @@ type Frame struct {
 	SettingsErr error
 	// Elapsed is the time since the run began.
 	Elapsed time.Duration
+}
+
+// frameShot is the image of one frame, copied only when asked for.
+type frameShot struct {
+	r   *runner
+	seq int
+	img *tensor.Tensor
+}
+
+// Image returns the image of this iteration, RGB [1,3,H,W] in 0..255, with
+// the content's chroma already recombined under ColourLuminance: a copy the
+// caller may keep (every call returns the same tensor). The copy is made on
+// the first call, so frames nobody looks at cost nothing; that call must
+// come during the onFrame call that received the frame. Called later for
+// the first time, Image returns nil.
+func (f Frame) Image() *tensor.Tensor {
+	s := f.shot
+	if s == nil {
+		return nil
+	}
+	if s.img == nil && s.r != nil && s.r.inFrame && s.r.frameSeq == s.seq {
+		s.img = s.r.finish()
+	}
+	return s.img
 }
 
 // Result is the outcome of Run.
@@ -84,6 +106,11 @@ type runner struct {
 	content *tensor.Tensor // content image resized to this scale
 	x       *tensor.Tensor // the image being optimised
 	iters   int
+
+	// frames: the sequence number of the last one and whether onFrame is
+	// running (Frame.Image copies the image only then)
+	frameSeq int
+	inFrame  bool
 }
 
 // Run transfers the style of req.Styles onto req.Content by optimising the
@@ -158,9 +185,6 @@ func newRunner(ctx context.Context, net features.Extractor, req Request) (*runne
 	}
 	if req.Iterations <= 0 {
 		req.Iterations = defaultIterations
-	}
-	if req.CoarseIterations <= 0 {
-		req.CoarseIterations = defaultCoarseIterations
 	}
 	if !(req.StyleScale > 0) || math.IsInf(req.StyleScale, 0) {
 		req.StyleScale = 1
@@ -331,26 +355,31 @@ func (r *runner) initStyle() *tensor.Tensor {
 
 func (r *runner) run(ctx context.Context, onFrame func(Frame)) error {
 	r.start = time.Now()
+	budgets := SplitIterations(r.req.Iterations, len(r.sides))
+	carry := 0
 	for k := range r.sides {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		budget := budgets[k] + carry
+		if budget == 0 {
+			continue // too few iterations to spend some here
+		}
 		if err := r.startScale(k); err != nil {
 			return err
 		}
-		budget := r.req.CoarseIterations
-		if k == len(r.sides)-1 {
-			budget = r.req.Iterations
-		}
-		if err := r.optimise(ctx, k, budget, onFrame); err != nil {
+		done, err := r.optimise(ctx, k, budget, onFrame)
+		if err != nil {
 			return err
 		}
+		carry = budget - done
 	}
 	return nil
 }
 
-// optimise runs up to budget iterations at scale k.
-func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame)) error {
+// optimise runs up to budget iterations at scale k and returns how many it
+// ran (fewer when L-BFGS converged).
+func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame)) (int, error) {
 	n := len(r.x.Data)
 	var lb *nn.LBFGS
 	var adam *nn.Adam
@@ -365,23 +394,23 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 		grad = make([]float32, n)
 	}
 	if _, err := r.sync(); err != nil {
-		return err
+		return 0, err
 	}
 	for it := 1; it <= budget; it++ {
 		if err := ctx.Err(); err != nil {
-			return err
+			return it - 1, err
 		}
 		r.poll()
 		changed, err := r.sync()
 		if err != nil {
-			return err
+			return it - 1, err
 		}
 		if lb != nil && (changed || it == 1) {
 			lb.Reset()
 			lb.LR = r.firstStep(grad)
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return it - 1, err
 		}
 		r.obj.beginStep()
 		var losses Losses
@@ -390,24 +419,24 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 			loss, err := lb.Step(r.x.Data, r.obj.eval)
 			lb.LR = 1
 			if cerr := r.stepError(ctx); cerr != nil {
-				return cerr
+				return it - 1, cerr
 			}
 			switch {
 			case errors.Is(err, nn.ErrConverged):
 				converged = true
 			case errors.Is(err, nn.ErrNonFinite):
-				return fmt.Errorf("%w at scale %d, iteration %d", ErrNonFinite, k+1, it)
+				return it - 1, fmt.Errorf("%w at scale %d, iteration %d", ErrNonFinite, k+1, it)
 			case err != nil:
-				return fmt.Errorf("style: %w", err)
+				return it - 1, fmt.Errorf("style: %w", err)
 			}
 			losses = r.obj.lossesOf(loss)
 		} else {
 			loss := r.obj.eval(r.x.Data, grad)
 			if cerr := r.stepError(ctx); cerr != nil {
-				return cerr
+				return it - 1, cerr
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return fmt.Errorf("%w at scale %d, iteration %d", ErrNonFinite, k+1, it)
+				return it - 1, fmt.Errorf("%w at scale %d, iteration %d", ErrNonFinite, k+1, it)
 			}
 			losses = r.obj.last
 			adam.Step(r.x.Data, grad)
@@ -415,16 +444,19 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 		r.iters++
 		if onFrame != nil {
 			_, _, h, w := r.x.Dims()
+			r.frameSeq++
+			r.inFrame = true
 			onFrame(Frame{Scale: k, Scales: len(r.sides), Iteration: it, TotalIteration: r.iters, Evals: r.obj.evals,
-				Width: w, Height: h, Losses: losses, Image: r.finish(), Settings: r.settings.clone(),
+				Width: w, Height: h, Losses: losses, shot: &frameShot{r: r, seq: r.frameSeq}, Settings: r.settings.clone(),
 				SettingsErr: r.settingErr, Elapsed: time.Since(r.start)})
+			r.inFrame = false
 		}
 		r.obj.last = losses
 		if converged {
-			break
+			return it, nil
 		}
 	}
-	return nil
+	return budget, nil
 }
 
 // firstStepPixels is how far the first L-BFGS step after a reset moves the
@@ -473,4 +505,38 @@ func (r *runner) result() Result {
 		_, _, res.Height, res.Width = r.x.Dims()
 	}
 	return res
+}
+
+// Evaluate returns the terms of req's objective at img, at the last (full)
+// scale and with req's initial settings, and the gradient dL/dimg, without
+// optimising: the loss a run of req would start from when img is its
+// starting image. img must be RGB [1,3,H,W] of the output's size (the
+// content fitted to req.Size); a mismatch wraps ErrRequest.
+func Evaluate(ctx context.Context, net features.Extractor, req Request, img *tensor.Tensor) (Losses, *tensor.Tensor, error) {
+	r, err := newRunner(ctx, net, req)
+	if err != nil {
+		return Losses{}, nil, err
+	}
+	if err := checkImage(img, "evaluated"); err != nil {
+		return Losses{}, nil, err
+	}
+	if err := r.startScale(len(r.sides) - 1); err != nil {
+		return Losses{}, nil, err
+	}
+	if !img.SameShape(r.x) {
+		return Losses{}, nil, fmt.Errorf("%w: the evaluated image is %v, the output %v", ErrRequest, img.Shape, r.x.Shape)
+	}
+	if _, err := r.sync(); err != nil {
+		return Losses{}, nil, err
+	}
+	grad := tensor.New(img.Shape...)
+	x := append([]float32(nil), img.Data...)
+	loss := r.obj.eval(x, grad.Data)
+	if err := r.stepError(ctx); err != nil {
+		return Losses{}, nil, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return r.obj.last, grad, ErrNonFinite
+	}
+	return r.obj.last, grad, nil
 }

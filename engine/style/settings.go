@@ -300,11 +300,12 @@ type Request struct {
 	// last has Size. Default: as many as keep the first pass's longer side
 	// at least 128 px, at most 4 (512 px: 128, 256, 512).
 	Scales int
-	// Iterations is the iteration budget of the last scale. Default 200.
+	// Iterations is the iteration budget of the whole run, over all
+	// scales, split by SplitIterations: half for the last scale, the rest
+	// shared equally by the coarser ones (the default 400 at 512 px, three
+	// scales: 100, 100 and 200). Iterations a scale leaves unused (L-BFGS
+	// converged) go to the next one. Default 400.
 	Iterations int
-	// CoarseIterations is the iteration budget of each earlier scale.
-	// Default 100.
-	CoarseIterations int
 	// StyleScale sizes the style images relative to the output: at every
 	// scale each style image is resized so that its longer side is
 	// StyleScale × that scale's longer side, before its Gram matrices are
@@ -359,16 +360,46 @@ type Request struct {
 
 // defaults for Request fields.
 const (
-	defaultMaxSize          = 512
-	defaultIterations       = 200
-	defaultCoarseIterations = 100
-	defaultHistory          = 100
-	defaultLearningRate     = 5
-	minFirstScale           = 128
-	maxAutoScales           = 4
+	defaultMaxSize      = 512
+	defaultIterations   = 400
+	defaultHistory      = 100
+	defaultLearningRate = 5
+	minFirstScale       = 128
+	maxAutoScales       = 4
 	// minSide is the smallest side a scale or style image may have.
 	minSide = 16
 )
+
+// SplitIterations splits a run's iteration budget over its coarse-to-fine
+// scales, coarse to fine: the last scale gets total − ⌊total/2⌋ and the
+// coarser ones share ⌊total/2⌋ equally, the coarsest taking any remainder
+// first. With fewer iterations than scales some coarse scales get none
+// (Run skips them). One scale gets everything; total < 0 counts as 0.
+func SplitIterations(total, scales int) []int {
+	scales = max(scales, 1)
+	total = max(total, 0)
+	out := make([]int, scales)
+	if scales == 1 {
+		out[0] = total
+		return out
+	}
+	coarse := total / 2
+	out[scales-1] = total - coarse
+	each, extra := coarse/(scales-1), coarse%(scales-1)
+	for k := 0; k < scales-1; k++ {
+		out[k] = each
+		if k < extra {
+			out[k]++
+		}
+	}
+	return out
+}
+
+// Sides returns the longer side of every coarse-to-fine scale of a run of
+// size pixels with scales passes (0: automatic, see Request.Scales), coarse
+// to fine, or an error wrapping ErrRequest when the first would be under
+// 16 px.
+func Sides(size, scales int) ([]int, error) { return scaleSides(size, scales) }
 
 // scaleSides returns the longer side of every scale, coarse to fine.
 func scaleSides(size, scales int) ([]int, error) {
