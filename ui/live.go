@@ -54,6 +54,7 @@ func (s *studio) apply(id int, u job.Update) {
 	if id != c.runID {
 		return // a job the studio no longer shows
 	}
+	s.observe(u)
 	if u.Frame != nil {
 		c.output.Image = u.Frame
 		c.output.Refresh()
