@@ -71,10 +71,12 @@ func RunWith(ctx context.Context, opts Options, svc Services) error {
 	jobCtx, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
 	s.ctx = jobCtx
+	s.restoreSettings() // the Style tab's settings of the last session
 	s.preload()
 	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
 	defer stop()
 	s.window.ShowAndRun()
+	s.flushSettings()
 	return ctx.Err()
 }
 
