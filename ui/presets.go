@@ -475,7 +475,7 @@ func (s *studio) replaceStyles(list []presetStyle) {
 func (s *studio) askSavePreset() {
 	entry := widget.NewEntry()
 	entry.SetPlaceHolder("e.g. Starry mix")
-	dialog.ShowForm("Save preset", "Save", "Cancel", []*widget.FormItem{widget.NewFormItem("Name", entry)}, func(ok bool) {
+	d := dialog.NewForm("Save preset", "Save", "Cancel", []*widget.FormItem{widget.NewFormItem("Name", entry)}, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -502,6 +502,10 @@ func (s *studio) askSavePreset() {
 		}
 		save()
 	}, s.window)
+	entry.OnSubmitted = func(string) { d.Submit() }
+	d.Resize(fyne.NewSize(380, d.MinSize().Height))
+	d.Show()
+	s.window.Canvas().Focus(entry)
 }
 
 // askLoadPreset offers the saved presets and loads the one chosen.
@@ -517,7 +521,7 @@ func (s *studio) askLoadPreset() {
 	}
 	sel := widget.NewSelect(names, nil)
 	sel.SetSelectedIndex(0)
-	dialog.ShowForm("Load preset", "Load", "Cancel", []*widget.FormItem{widget.NewFormItem("Preset", sel)}, func(ok bool) {
+	d := dialog.NewForm("Load preset", "Load", "Cancel", []*widget.FormItem{widget.NewFormItem("Preset", sel)}, func(ok bool) {
 		if !ok || sel.Selected == "" {
 			return
 		}
@@ -525,4 +529,6 @@ func (s *studio) askLoadPreset() {
 			s.showError(err)
 		}
 	}, s.window)
+	d.Resize(fyne.NewSize(380, d.MinSize().Height))
+	d.Show()
 }

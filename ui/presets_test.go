@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"atelier/engine/job"
 )
@@ -97,7 +99,7 @@ func TestPresetRoundTrip(t *testing.T) {
 }
 
 func TestPresetDialogs(t *testing.T) {
-	configIn(t)
+	dir := configIn(t)
 	s, _, _, _ := readyStudio(t)
 	s.onUI(func() { test.Tap(s.sc.loadPreset) })
 	if got := overlayText(s.window); !strings.Contains(got, "There are no presets yet") {
@@ -107,9 +109,20 @@ func TestPresetDialogs(t *testing.T) {
 		s.window.Canvas().Overlays().Top().Hide()
 		s.window.Canvas().Overlays().Remove(s.window.Canvas().Overlays().Top())
 		s.sc.size.SetSelected("256")
-		if err := s.savePreset("small"); err != nil {
-			t.Error(err)
-		}
+		test.Tap(s.sc.savePreset)
+	})
+	name, ok := s.window.Canvas().Focused().(*widget.Entry)
+	if !ok {
+		t.Fatal("Save preset does not put the focus in the name entry")
+	}
+	s.onUI(func() {
+		test.Type(name, "small")
+		name.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // Return saves
+	})
+	if _, err := os.Stat(filepath.Join(dir, "small.json")); err != nil {
+		t.Fatalf("the preset typed into the dialog was not saved: %v", err)
+	}
+	s.onUI(func() {
 		s.sc.size.SetSelected("1024")
 		test.Tap(s.sc.loadPreset)
 	})
@@ -119,6 +132,16 @@ func TestPresetDialogs(t *testing.T) {
 	s.onUI(func() { tapButton(t, s, "Load") })
 	if got := s.sc.size.Selected; got != "256" {
 		t.Errorf("size %s after loading the preset from the dialog, want 256", got)
+	}
+	// Saving under the same name asks first.
+	s.onUI(func() { test.Tap(s.sc.savePreset) })
+	name = s.window.Canvas().Focused().(*widget.Entry)
+	s.onUI(func() {
+		test.Type(name, "small")
+		name.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	})
+	if got := overlayText(s.window); !strings.Contains(got, `A preset called "small" exists. Replace it?`) {
+		t.Errorf("saving over a preset shows %q, want a question", got)
 	}
 }
 
