@@ -217,6 +217,20 @@ func (o *LBFGS) Reset() {
 	o.Iter = 0
 }
 
+// Prime hands the next Step the loss and gradient of the objective at x,
+// which the caller has just evaluated (to size LR, say), so that Step
+// starts from them instead of evaluating x again. It copies x and grad; it
+// has no effect if x changes before the next Step.
+func (o *LBFGS) Prime(x []float32, loss float64, grad []float32) {
+	if len(x) != o.n || len(grad) != o.n {
+		panic(fmt.Sprintf("nn: LBFGS for %d values primed with %d and %d", o.n, len(x), len(grad)))
+	}
+	copy(o.xLast, x)
+	copy(o.g, grad)
+	o.loss = loss
+	o.have = true
+}
+
 func (o *LBFGS) clearHistory() {
 	o.count, o.head = 0, 0
 }
