@@ -37,8 +37,9 @@
 // term divided by its target's magnitude, with DefaultRelativeSettings.
 //
 // Optimisation notes. Every L-BFGS reset (a new scale, or settings that
-// change the objective) starts with one extra evaluation that sizes the
-// first step from the gradient (32 gray levels for the steepest pixel):
+// change the objective) starts with an evaluation that sizes the first
+// step from the gradient (FirstStepPixels gray levels for the steepest
+// pixel) and that the step then reuses (nn.LBFGS.Prime):
 // nn.LBFGS's own first step, min(1, 1/|g|₁), is orders of magnitude too
 // short here and cost the line search 6 to 10 evaluations to grow. At each
 // new scale the loss first jumps up (the upsampled image lacks the fine

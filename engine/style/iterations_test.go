@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
+
+	"atelier/engine/features"
+	"atelier/engine/tensor"
 )
 
 func TestSplitIterations(t *testing.T) {
@@ -143,5 +147,37 @@ func TestEvaluate(t *testing.T) {
 	}
 	if _, _, err := Evaluate(context.Background(), net, req, sharedImage(t, tubingen, 2*small)); !errors.Is(err, ErrRequest) {
 		t.Errorf("an image of the wrong size: err = %v, want ErrRequest", err)
+	}
+}
+
+// repeatCounter is an extractor that counts evaluations at the same image
+// as the one before.
+type repeatCounter struct {
+	features.Extractor
+	last            []float32
+	calls, repeated int
+}
+
+func (c *repeatCounter) Extract(img *tensor.Tensor, taps []string) (map[string]*tensor.Tensor, error) {
+	c.calls++
+	if c.last != nil && slices.Equal(c.last, img.Data) {
+		c.repeated++
+	}
+	c.last = append(c.last[:0], img.Data...)
+	return c.Extractor.Extract(img, taps)
+}
+
+// TestNoRepeatedEvaluation checks that the evaluation sizing L-BFGS's first
+// step is reused by the step instead of being repeated, at every scale.
+func TestNoRepeatedEvaluation(t *testing.T) {
+	c := &repeatCounter{Extractor: partialVGG(t)}
+	req := smallReq(t, 4)
+	req.Content = sharedImage(t, tubingen, 64)
+	req.Scales = 2
+	if _, err := Run(context.Background(), c, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.calls < 6 || c.repeated != 0 {
+		t.Errorf("%d of %d network evaluations repeated the one before", c.repeated, c.calls)
 	}
 }

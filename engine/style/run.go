@@ -407,7 +407,7 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 		}
 		if lb != nil && (changed || it == 1) {
 			lb.Reset()
-			lb.LR = r.firstStep(grad)
+			lb.LR = r.firstStep(lb, grad)
 		}
 		if err := ctx.Err(); err != nil {
 			return it - 1, err
@@ -459,23 +459,25 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 	return budget, nil
 }
 
-// firstStepPixels is how far the first L-BFGS step after a reset moves the
+// FirstStepPixels is how far the first L-BFGS step after a reset moves the
 // pixel with the largest gradient, in 0..255 units, before the line search
 // adjusts it.
-const firstStepPixels = 32
+const FirstStepPixels = 32
 
 // firstStep returns the L-BFGS learning rate for the first step after a
-// reset, so that it starts firstStepPixels along the gradient instead of
+// reset, so that it starts FirstStepPixels along the gradient instead of
 // nn.LBFGS's min(1, 1/|g|₁), which on this objective is orders of
 // magnitude too short and costs the line search many evaluations to
-// grow. It evaluates the objective at the current image once (into grad);
-// it returns 1 when the gradient is zero or not finite.
-func (r *runner) firstStep(grad []float32) float64 {
+// grow. It evaluates the objective at the current image once (into grad)
+// and primes lb with it, so the step does not evaluate it again; it
+// returns 1 when the gradient is zero or not finite.
+func (r *runner) firstStep(lb *nn.LBFGS, grad []float32) float64 {
 	loss := r.obj.eval(r.x.Data, grad)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 1
 	}
-	return nn.FirstStepLR(grad, firstStepPixels)
+	lb.Prime(r.x.Data, loss, grad)
+	return nn.FirstStepLR(grad, FirstStepPixels)
 }
 
 // stepError returns the error that ended a step early: the context's or
