@@ -74,6 +74,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, benchHelp)
 		fs.PrintDefaults()
 		return nil
+	case "style":
+		return runBenchStyle(ctx, args[1:], stdout, stderr)
 	case "vgg":
 		var cfg benchVGGConfig
 		fs := benchVGGFlags(&cfg)
