@@ -94,6 +94,7 @@ test: deps models
 bench: bench-deps build
 	bin/atelier bench vgg --size 256
 	bin/atelier bench vgg --size 512
+	bin/atelier bench style --size 512
 
 # SMOKE_SHOT: where the screenshot goes (the README's by default).
 SMOKE_SHOT ?= docs/screenshots/studio.png
