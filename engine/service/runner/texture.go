@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -129,6 +130,7 @@ func (t *Texture) Run(ctx context.Context, req job.Request, rep *service.Reporte
 			Scale:     fr.Scale + 1,
 			Scales:    fr.Scales,
 			Losses:    textureLosses(method, fr.Loss),
+			Work:      textureWork(fr, method, opts.Iterations),
 		}
 		if fr.Scales > 1 {
 			step.Stage = fmt.Sprintf("synthesising at %dx%d", fr.Width, fr.Height)
@@ -203,6 +205,42 @@ func loadSample(src job.Source, maxSide int, rep *service.Reporter) (*tensor.Ten
 		rep.Notice(n)
 	}
 	return img.RGB, nil
+}
+
+// textureWork estimates the fraction of a run's work done, for the ETA: an
+// iteration costs in proportion to its scale's pixels (four times those of
+// the scale before). Gram runs half the iterations at every coarse scale,
+// Patch three times as many at the coarsest level (see texture.Request).
+// It returns 0 (count iterations instead) when the plan does not add up to
+// the frame's total.
+func textureWork(fr texture.Frame, m texture.Method, iters int) float64 {
+	budget := func(k int) int {
+		switch {
+		case m == texture.Gram && k < fr.Scales-1:
+			return iters / 2
+		case m == texture.Patch && k == 0 && fr.Scales > 1:
+			return 3 * iters
+		}
+		return iters
+	}
+	var total, done float64
+	planned := 0
+	for k := range fr.Scales {
+		b := budget(k)
+		planned += b
+		cost := math.Pow(4, float64(k-(fr.Scales-1)))
+		total += cost * float64(b)
+		switch {
+		case k < fr.Scale:
+			done += cost * float64(b)
+		case k == fr.Scale:
+			done += cost * float64(min(fr.Iteration, b))
+		}
+	}
+	if planned != fr.Total || total <= 0 {
+		return 0
+	}
+	return min(done/total, 1)
 }
 
 func textureLosses(m texture.Method, loss float64) job.Losses {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"atelier/engine/job"
 	"atelier/engine/model"
 	"atelier/engine/service"
+	"atelier/engine/texture"
 	"atelier/weights"
 )
 
@@ -197,5 +199,36 @@ func TestTextureRefusals(t *testing.T) {
 	}
 	if u := finish(t, h); u.Kind != job.Error || !strings.Contains(u.Err.Error(), "texture sample") || strings.HasPrefix(u.Err.Error(), "runner:") {
 		t.Errorf("missing sample: %v %v", u.Kind, u.Err)
+	}
+}
+
+// TestTextureWork: the ETA's work fraction weighs coarse iterations by
+// their pixels and falls back to counting when the plan is unknown.
+func TestTextureWork(t *testing.T) {
+	cases := []struct {
+		name string
+		fr   texture.Frame
+		m    texture.Method
+		want float64
+	}{
+		// Gram, 2 scales of 100 and 200 iterations: the coarse scale is a
+		// quarter the cost, 25 of 225 units.
+		{"gram end of coarse", texture.Frame{Scale: 0, Scales: 2, Iteration: 100, Total: 300}, texture.Gram, 25.0 / 225},
+		{"gram half of fine", texture.Frame{Scale: 1, Scales: 2, Iteration: 100, Total: 300}, texture.Gram, 125.0 / 225},
+		// Patch, 3 levels of 15, 5, 5 iterations: costs 1/16, 1/4, 1.
+		{"patch coarsest done", texture.Frame{Scale: 0, Scales: 3, Iteration: 15, Total: 25}, texture.Patch, (15.0 / 16) / (15.0/16 + 5.0/4 + 5)},
+		{"one scale", texture.Frame{Scale: 0, Scales: 1, Iteration: 50, Total: 200}, texture.Gram, 0.25},
+		{"unknown plan", texture.Frame{Scale: 0, Scales: 2, Iteration: 10, Total: 999}, texture.Gram, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			iters := 200
+			if c.m == texture.Patch {
+				iters = 5
+			}
+			if got := textureWork(c.fr, c.m, iters); math.Abs(got-c.want) > 1e-12 {
+				t.Errorf("work %v, want %v", got, c.want)
+			}
+		})
 	}
 }
