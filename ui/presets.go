@@ -114,7 +114,11 @@ func (s *studio) currentSettings(withStyles bool) styleSettings {
 	st.Morph = s.morphValue()
 	if withStyles {
 		for _, it := range c.styles {
-			st.Styles = append(st.Styles, presetStyle{Path: it.path, Weight: weightOf(it), Group: groupNames[it.group]})
+			path := it.path
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs // a preset outlives the folder the studio started in
+			}
+			st.Styles = append(st.Styles, presetStyle{Path: path, Weight: weightOf(it), Group: groupNames[it.group]})
 		}
 	}
 	return st

@@ -85,6 +85,13 @@ func TestPresetRoundTrip(t *testing.T) {
 		t.Errorf("%d styles after loading, want the preset's 2 (replacing the one open)", n)
 	}
 
+	// A style opened by a relative path is saved with its absolute one.
+	t.Chdir(filepath.Dir(first))
+	fresh.onUI(func() { fresh.addStyle(filepath.Base(first), fresh.sc.styles[0].pv) })
+	if got := fresh.currentSettings(true).Styles; got[len(got)-1].Path != first {
+		t.Errorf("a style opened as %q is saved as %q, want %q", filepath.Base(first), got[len(got)-1].Path, first)
+	}
+
 	fresh.onUI(func() { err = fresh.loadPreset("nothing") })
 	if err == nil || !strings.Contains(err.Error(), `no preset called "nothing"`) {
 		t.Errorf("loading a missing preset: %v", err)
@@ -130,6 +137,7 @@ func TestPresetDialogs(t *testing.T) {
 		t.Fatalf("the Load preset dialog shows %q, want the preset", got)
 	}
 	s.onUI(func() { tapButton(t, s, "Load") })
+	s.pending.Wait() // the preset's style is opened again
 	if got := s.sc.size.Selected; got != "256" {
 		t.Errorf("size %s after loading the preset from the dialog, want 256", got)
 	}
