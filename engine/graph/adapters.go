@@ -36,6 +36,10 @@ func (a *addN) ForwardMulti(xs []*tensor.Tensor) *tensor.Tensor {
 	return y
 }
 
+// SetOutput makes y the sum's output buffer (nn.OutputSetter); the partial
+// sums of three or more inputs keep their own.
+func (a *addN) SetOutput(y *tensor.Tensor) { a.adds[len(a.adds)-1].SetOutput(y) }
+
 // BackwardMulti hands dy to every input through the chain.
 func (a *addN) BackwardMulti(dy *tensor.Tensor) []*tensor.Tensor {
 	for i := len(a.adds) - 1; i >= 0; i-- {
@@ -55,6 +59,9 @@ func newConcat() *concat { return &concat{c: nn.NewConcat()} }
 func (c *concat) ForwardMulti(xs []*tensor.Tensor) *tensor.Tensor { return c.c.Forward(xs...) }
 
 func (c *concat) BackwardMulti(dy *tensor.Tensor) []*tensor.Tensor { return c.c.Backward(dy) }
+
+// SetOutput makes y the output buffer (nn.OutputSetter).
+func (c *concat) SetOutput(y *tensor.Tensor) { c.c.SetOutput(y) }
 
 // flatten turns [N, C, H, W] into [N, F] with the element order Keras
 // (channels last) uses: F = H*W*C, index (h*W + w)*C + c, so the kernels of

@@ -8,6 +8,12 @@
 // buffers of every node are reused across iterations: once a graph has seen
 // an input size and a set of taps, Forward and Backward do not allocate.
 //
+// In inference mode (SetInference) a graph runs forward only and plans its
+// memory: layers that let the caller place their output (nn.OutputSetter)
+// share a few buffers, each node's output living from its computation to
+// its last consumer, so a deep network needs little more memory than its
+// widest few activations.
+//
 // A Graph is not safe for concurrent use.
 package graph
 
@@ -28,7 +34,7 @@ var (
 	// made it unavailable is wrapped too.
 	ErrUnavailable = errors.New("graph: node unavailable")
 	// ErrNoForward reports a Backward that does not follow a successful
-	// Forward computing the seeded taps.
+	// Forward computing the seeded taps, or a Backward in inference mode.
 	ErrNoForward = errors.New("graph: backward without a matching forward")
 )
 
@@ -63,6 +69,14 @@ type node struct {
 	grad    *tensor.Tensor
 	gradBuf *tensor.Tensor
 	owned   bool
+
+	// Inference mode: setter is the op as an nn.OutputSetter (nil when it
+	// places its own output), buf the output header handed to it, ratio its
+	// output's size over the graph input's in the last Forward (0:
+	// unknown).
+	setter nn.OutputSetter
+	buf    *tensor.Tensor
+	ratio  float64
 }
 
 // plan is the part of the graph needed for one list of taps.
@@ -72,6 +86,14 @@ type plan struct {
 	order []int // nodes to run, in topological order
 	outs  []*tensor.Tensor
 	ran   []bool // indexed by node: computed by this plan
+	// frees[k] lists the nodes whose output is dead once step k of order
+	// has run (inference mode only).
+	frees [][]int
+	// Inference mode: offset[k] is where step k's output starts in the
+	// arena, planned for an input of planVol values (0: no plan yet, or
+	// the last Forward showed it wrong).
+	offset  []int
+	planVol int
 }
 
 // maxPlans bounds the number of cached plans.
@@ -85,6 +107,9 @@ type Graph struct {
 	plans  []*plan
 	last   *plan // plan of the last successful Forward, nil if none
 	inGrad *tensor.Tensor
+
+	inference bool
+	arena     []float32 // inference mode: the storage the planned outputs share
 }
 
 // New returns a graph whose input node is called input.
@@ -113,6 +138,14 @@ func (g *Graph) addNode(n *node, inputs []string) error {
 		n.inputs = append(n.inputs, id)
 	}
 	n.xs = make([]*tensor.Tensor, len(n.inputs))
+	var op any = n.layer
+	if n.multi != nil {
+		op = n.multi
+	}
+	n.setter, _ = op.(nn.OutputSetter)
+	if g.inference && n.setter != nil {
+		n.setter.SetOutput(nil)
+	}
 	g.index[n.name] = len(g.nodes)
 	g.nodes = append(g.nodes, n)
 	g.plans, g.last = nil, nil
@@ -277,6 +310,7 @@ func (g *Graph) planFor(taps []string) (*plan, error) {
 		}
 	}
 	p.outs = make([]*tensor.Tensor, len(taps))
+	p.frees = g.liveness(p)
 	if len(g.plans) == maxPlans {
 		g.plans = append(g.plans[:0], g.plans[1:]...)
 	}
@@ -307,17 +341,24 @@ func (g *Graph) Forward(x *tensor.Tensor, taps []string) ([]*tensor.Tensor, erro
 		return nil, err
 	}
 	g.nodes[0].out = x
-	for _, i := range p.order {
+	planned := g.inference && g.assign(p, len(x.Data))
+	for k, i := range p.order {
 		n := g.nodes[i]
+		if planned && n.setter != nil {
+			g.place(p, k, n, len(x.Data))
+		}
 		if n.layer != nil {
 			n.out = n.layer.Forward(g.nodes[n.inputs[0]].out)
-			continue
+		} else {
+			for j, in := range n.inputs {
+				n.xs[j] = g.nodes[in].out
+			}
+			n.out = n.multi.ForwardMulti(n.xs)
+			clear(n.xs)
 		}
-		for k, in := range n.inputs {
-			n.xs[k] = g.nodes[in].out
+		if g.inference && n.setter != nil {
+			g.settle(p, n, planned, len(x.Data))
 		}
-		n.out = n.multi.ForwardMulti(n.xs)
-		clear(n.xs)
 	}
 	for k, id := range p.tapID {
 		p.outs[k] = g.nodes[id].out
@@ -327,10 +368,19 @@ func (g *Graph) Forward(x *tensor.Tensor, taps []string) ([]*tensor.Tensor, erro
 }
 
 // Tap returns the output of name computed by the last Forward, or nil when
-// that Forward did not compute it.
+// that Forward did not compute it (in inference mode: when it was not one
+// of the Forward's taps, since other outputs do not survive it).
 func (g *Graph) Tap(name string) *tensor.Tensor {
 	id, ok := g.index[name]
 	if !ok || g.last == nil || !g.last.ran[id] {
+		return nil
+	}
+	if g.inference {
+		for k, t := range g.last.tapID {
+			if t == id {
+				return g.last.outs[k]
+			}
+		}
 		return nil
 	}
 	return g.nodes[id].out
@@ -343,6 +393,9 @@ func (g *Graph) Tap(name string) *tensor.Tensor {
 // consumers (and seeded too, possibly) are summed. The result is owned by the
 // graph or by a layer and valid until the next Forward or Backward.
 func (g *Graph) Backward(seeds map[string]*tensor.Tensor) (*tensor.Tensor, error) {
+	if g.inference {
+		return nil, fmt.Errorf("%w: the graph is in inference mode (SetInference), which keeps no activations", ErrNoForward)
+	}
 	p := g.last
 	if p == nil {
 		return nil, ErrNoForward

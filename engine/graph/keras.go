@@ -37,6 +37,13 @@ type KerasOptions struct {
 	// the built-in classes (for custom Keras layers, or to swap max pooling
 	// for average pooling).
 	Custom map[string]LayerFactory
+	// FuseReLU builds a Conv2D followed by a ReLU (its own "relu"
+	// activation, or an Activation("relu") layer that is its only consumer)
+	// as one nn.Conv2DReLU, which saves a pass over the activations and,
+	// in inference mode, a buffer. The convolution's output before the ReLU
+	// then is unavailable as a tap (name+PreActSuffix, or the convolution's
+	// name when the ReLU is a layer of its own).
+	FuseReLU bool
 }
 
 // Node names that FromKeras adds besides the Keras layer names.
@@ -427,6 +434,11 @@ func (b *kerasBuilder) conv(l *model.Layer, in string) error {
 	}
 	bn := b.foldableBN(l)
 	if bn == nil {
+		if b.opts.FuseReLU {
+			if done, err := b.fuseReLU(l, conv, src); done || err != nil {
+				return err
+			}
+		}
 		return b.withActivation(l, l.Name, conv, src)
 	}
 	b.skip[bn.Name] = true
@@ -444,6 +456,37 @@ func (b *kerasBuilder) conv(l *model.Layer, in string) error {
 	}
 	// The convolution's own output no longer exists.
 	return b.g.AddUnavailable(l.Name, fmt.Errorf("graph: the output of %q was folded into batch normalization %q", l.Name, bn.Name), src)
+}
+
+// fuseReLU adds conv and the ReLU after it as one nn.Conv2DReLU when the
+// ReLU is conv's own activation or its only consumer, and reports whether it
+// did.
+func (b *kerasBuilder) fuseReLU(l *model.Layer, conv *nn.Conv2D, src string) (bool, error) {
+	if l.Activation == "relu" {
+		if err := b.g.AddLayer(l.Name, nn.NewConv2DReLU(conv), src); err != nil {
+			return true, err
+		}
+		return true, b.g.AddUnavailable(l.Name+PreActSuffix, fmt.Errorf("graph: the output of %q before its ReLU is not kept (KerasOptions.FuseReLU)", l.Name), src)
+	}
+	if l.Activation != "" && l.Activation != "linear" {
+		return false, nil
+	}
+	cs := b.consumers[l.Name]
+	if len(cs) != 1 {
+		return false, nil
+	}
+	act := b.t.Layer(cs[0])
+	if act == nil || act.ClassName != "Activation" || act.Activation != "relu" || len(act.Inbound) != 1 {
+		return false, nil
+	}
+	if _, custom := b.opts.Custom[act.ClassName]; custom {
+		return false, nil
+	}
+	b.skip[act.Name] = true
+	if err := b.g.AddLayer(act.Name, nn.NewConv2DReLU(conv), src); err != nil {
+		return true, err
+	}
+	return true, b.g.AddUnavailable(l.Name, fmt.Errorf("graph: the output of %q was fused into ReLU %q (KerasOptions.FuseReLU)", l.Name, act.Name), src)
 }
 
 // foldBN folds the BatchNormalization bn into conv.
