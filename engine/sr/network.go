@@ -107,7 +107,9 @@ func openNetwork(m Method, scale int, opt Options) (*Network, error) {
 }
 
 // buildGraph builds the Keras graph of an UpscalerJS model with the custom
-// layers of esrgan-thick, and checks that its output can be computed.
+// layers of esrgan-thick, and checks that its output can be computed. The
+// graph runs in inference mode, with each convolution and the ReLU after it
+// fused into one layer.
 func buildGraph(lm *model.LayersModel) (*graph.Graph, string, error) {
 	t := lm.Topology
 	if t == nil || len(t.OutputLayers) != 1 || len(t.InputLayers) != 1 {
@@ -119,7 +121,7 @@ func buildGraph(lm *model.LayersModel) (*graph.Graph, string, error) {
 			custom[l.ClassName] = newPixelShuffle
 		}
 	}
-	g, err := graph.FromKeras(t, lm, graph.KerasOptions{Custom: custom})
+	g, err := graph.FromKeras(t, lm, graph.KerasOptions{Custom: custom, FuseReLU: true})
 	if err != nil {
 		return nil, "", err
 	}
@@ -128,6 +130,14 @@ func buildGraph(lm *model.LayersModel) (*graph.Graph, string, error) {
 		return nil, "", err
 	}
 	g.SetWeightGrad(false)
+	// Forward only: the activations share one arena (see analyse). A first
+	// Forward on a small input tells the graph the size of every layer's
+	// output, so that it lays out the arena before the first real tile
+	// instead of letting every layer allocate its own output once.
+	g.SetInference(true)
+	if _, err := g.Forward(tensor.New(1, 3, 16, 16), []string{out}); err != nil {
+		return nil, "", err
+	}
 	return g, out, nil
 }
 
@@ -176,6 +186,10 @@ func (s *scaleLayer) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return s.y
 }
 
+// SetOutput makes y the output buffer (nn.OutputSetter), so the graph's
+// inference mode can plan it.
+func (s *scaleLayer) SetOutput(y *tensor.Tensor) { s.y = y }
+
 func (s *scaleLayer) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	s.dx = tensor.Ensure(s.dx, dy.Shape...)
 	for i, v := range dy.Data {
@@ -186,7 +200,7 @@ func (s *scaleLayer) Backward(dy *tensor.Tensor) *tensor.Tensor {
 
 // TileMemory is the activation memory, in bytes, that the default tile
 // size (Options.Tile = 0) aims at: the network's intermediate tensors for
-// one tile, estimated from the model's layers (see activationFloats).
+// one tile, estimated from the model's layers (see analyse).
 const TileMemory = 1 << 30
 
 // Default tile sides stay within these bounds (input pixels).
@@ -204,8 +218,11 @@ func autoTile(floatsPerPixel int) int {
 
 // modelShape is what the topology says about a network's size: the
 // theoretical receptive-field radius of its output in input pixels, the
-// overall upscaling factor, and the float32 values its layers' outputs hold
-// per input pixel (a Graph keeps every layer's output buffer).
+// overall upscaling factor, and the float32 values per input pixel that the
+// layers' outputs need at once: the graph runs in inference mode, where an
+// output's buffer is reused once its last consumer has run, so this is the
+// largest sum of the outputs alive at one time, with a quarter added for
+// gaps in the graph's arena layout.
 type modelShape struct {
 	margin, scale, floatsPerPixel int
 }
@@ -222,8 +239,15 @@ func analyse(t *model.Topology) (modelShape, error) {
 		up, chs int
 	}
 	at := map[string]info{}
-	floats := 0
-	for _, l := range t.Layers {
+	lastUse := map[string]int{}
+	for i, l := range t.Layers {
+		for _, in := range l.InboundNames() {
+			lastUse[in] = i
+		}
+	}
+	outName := t.OutputLayers[0].Layer
+	live, peak := 0, 0
+	for i, l := range t.Layers {
 		cur := info{up: 1}
 		ins := l.InboundNames()
 		for _, in := range ins {
@@ -265,10 +289,19 @@ func analyse(t *model.Topology) (modelShape, error) {
 			cur.chs = max(cur.chs/(cfg.Scale*cfg.Scale), 1)
 		}
 		at[l.Name] = cur
-		floats += cur.chs * cur.up * cur.up
+		live += cur.chs * cur.up * cur.up
+		peak = max(peak, live)
+		for _, in := range slices.Compact(slices.Sorted(slices.Values(ins))) {
+			if lastUse[in] == i && in != outName && at[in].up > 0 {
+				live -= at[in].chs * at[in].up * at[in].up
+			}
+		}
+		if _, used := lastUse[l.Name]; !used && l.Name != outName {
+			live -= cur.chs * cur.up * cur.up // a dead end
+		}
 	}
-	out := at[t.OutputLayers[0].Layer]
-	return modelShape{margin: int(math.Ceil(out.rf - 1e-9)), scale: out.up, floatsPerPixel: floats}, nil
+	out := at[outName]
+	return modelShape{margin: int(math.Ceil(out.rf - 1e-9)), scale: out.up, floatsPerPixel: peak + peak/4}, nil
 }
 
 // Name returns the method's name.
@@ -279,6 +312,11 @@ func (n *Network) Scale() int { return n.scale }
 
 // Model returns the registry name of the weights ("esrgan-slim-x4").
 func (n *Network) Model() string { return n.model }
+
+// Unit is the value of white at the network's input and output: 255 for
+// default-x2, slim and medium, 1 for thick (Upscale converts from and to
+// 0..255).
+func (n *Network) Unit() float32 { return n.unit }
 
 // ReceptiveMargin is the theoretical receptive-field radius of the network
 // in input pixels.

@@ -1,6 +1,7 @@
 package sr
 
 import (
+	"fmt"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,5 +305,46 @@ func TestDefaultIsSlim(t *testing.T) {
 	}
 	if d := tensor.MaxAbsDiff(outs[0], outs[1]); d != 0 {
 		t.Errorf("default-x2 and esrgan-slim x2 differ by %g", d)
+	}
+}
+
+// TestTileMemoryEstimate runs each network on one tile and checks that the
+// buffers its graph actually holds stay within analyse's estimate, which
+// sizes the default tiles, and that the estimate is not far above them.
+func TestTileMemoryEstimate(t *testing.T) {
+	for _, c := range []struct {
+		method string
+		scale  int
+		side   int
+	}{
+		{"esrgan-slim", 2, 40}, {"esrgan-medium", 4, 32}, {"esrgan-thick", 4, 24},
+	} {
+		t.Run(fmt.Sprintf("%s x%d", c.method, c.scale), func(t *testing.T) {
+			if raceEnabled && c.method == "esrgan-thick" {
+				t.Skip("esrgan-thick is too slow under the race detector")
+			}
+			m, _ := LookupMethod(c.method)
+			dir := needModel(t, m.Model(c.scale))
+			u, err := Open(c.method, c.scale, Options{ModelsDir: dir, Tile: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := u.(*Network)
+			rgb := tensor.New(1, 3, c.side, c.side)
+			for i := range rgb.Data {
+				rgb.Data[i] = float32(i % 251)
+			}
+			for range 2 {
+				if _, err := n.Upscale(context.Background(), rgb, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := n.workers[0].g.ArenaBytes()
+			est := int64(n.shape.floatsPerPixel) * int64(c.side*c.side) * 4
+			t.Logf("arena %d bytes, estimate %d (%d floats per pixel)", got, est, n.shape.floatsPerPixel)
+			if got == 0 || got > est || 2*got < est {
+				t.Errorf("the graph holds %d bytes of activations for a %d-pixel tile; the estimate %d should be above that and within twice it", got, c.side, est)
+			}
+		})
 	}
 }
