@@ -105,6 +105,9 @@ func TestTexturePatch(t *testing.T) {
 
 // TestTextureGram runs a tiny Gram synthesis on the partial VGG19.
 func TestTextureGram(t *testing.T) {
+	if raceEnabled {
+		t.Skip("loading VGG19 takes long under the race detector; the stylize tests cover it")
+	}
 	svc := textureService(t, testFinder(t, filepath.Join(inputDir, "empty-cache")))
 	req := textureRequest(t, job.TextureOptions{Width: 32, Height: 32, Iterations: 2, Scales: 1, SampleSide: 48, Seed: 3})
 	h, err := svc.Start(context.Background(), req)
@@ -149,7 +152,7 @@ func TestTextureGramWithoutNetwork(t *testing.T) {
 // Cancelled update.
 func TestTextureCancel(t *testing.T) {
 	svc := textureService(t, nil)
-	req := textureRequest(t, job.TextureOptions{Width: 256, Height: 256, Method: job.TexturePatch, Iterations: 500, Seed: 1})
+	req := textureRequest(t, job.TextureOptions{Width: 128, Height: 128, Method: job.TexturePatch, Iterations: 2000, Seed: 1})
 	h, err := svc.Start(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
