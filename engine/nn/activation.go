@@ -11,6 +11,11 @@ import (
 // it keeps no reference to the input and costs one pass each way.
 type ReLU struct {
 	y, dx *tensor.Tensor
+
+	// large tensors are split over the cores
+	par      spanRunner
+	fwd, bwd func(lo, hi int)
+	x, dy    []float32 // the arguments of the pass in progress
 }
 
 // NewReLU returns a ReLU layer.
@@ -19,28 +24,47 @@ func NewReLU() *ReLU { return &ReLU{} }
 // Forward computes max(x, 0) into the layer's output buffer.
 func (r *ReLU) Forward(x *tensor.Tensor) *tensor.Tensor {
 	r.y = tensor.Ensure(r.y, x.Shape...)
-	y := r.y.Data[:len(x.Data)]
+	if r.fwd == nil {
+		r.fwd = func(lo, hi int) { reluForward(r.y.Data[lo:hi], r.x[lo:hi]) }
+	}
+	r.x = x.Data
+	r.par.run(len(x.Data), minSpan, r.fwd)
+	r.x = nil
+	return r.y
+}
+
+// reluForward writes max(x, 0) into y.
+func reluForward(y, x []float32) {
+	y = y[:len(x)]
 	// Branch-free: clear every value whose sign bit is set (random signs
 	// would make a branch mispredict half the time).
-	for i, v := range x.Data {
+	for i, v := range x {
 		u := math.Float32bits(v)
 		y[i] = math.Float32frombits(u &^ uint32(int32(u)>>31))
 	}
-	return r.y
 }
 
 // Backward passes dy through where the last output was positive.
 func (r *ReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	checkGradShape("ReLU", r.y, dy)
 	r.dx = tensor.Ensure(r.dx, dy.Shape...)
-	dx := r.dx.Data[:len(dy.Data)]
-	y := r.y.Data[:len(dy.Data)]
+	if r.bwd == nil {
+		r.bwd = func(lo, hi int) { reluBackward(r.dx.Data[lo:hi], r.dy[lo:hi], r.y.Data[lo:hi]) }
+	}
+	r.dy = dy.Data
+	r.par.run(len(dy.Data), minSpan, r.bwd)
+	r.dy = nil
+	return r.dx
+}
+
+// reluBackward writes dy where y > 0, and 0 elsewhere, into dx.
+func reluBackward(dx, dy, y []float32) {
+	dx, y = dx[:len(dy)], y[:len(dy)]
 	// y is +0 or positive, so "y > 0" is "y's bits are non-zero".
-	for i, g := range dy.Data {
+	for i, g := range dy {
 		u := math.Float32bits(y[i])
 		dx[i] = math.Float32frombits(math.Float32bits(g) & uint32(int32(u|-u)>>31))
 	}
-	return r.dx
 }
 
 // LeakyReLU is x for x > 0 and Alpha*x otherwise. With Alpha >= 0 the

@@ -43,6 +43,11 @@ type MaxPool2D struct {
 	y, dx   *tensor.Tensor
 	arg     []int32 // per output element: the winning index in its input plane, or -1
 	inShape [4]int
+
+	// the planes are split over the cores
+	par      spanRunner
+	fwd, bwd func(lo, hi int)
+	x, dy    *tensor.Tensor // the argument of the pass in progress
 }
 
 // NewMaxPool2D returns a max pooling layer with symmetric padding pad.
@@ -61,16 +66,32 @@ func NewMaxPool2DSame(k, stride int) *MaxPool2D {
 // Forward pools x [N,C,H,W] into [N,C,OH,OW].
 func (p *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 	n, c, h, w := x.Dims()
-	oh, pt := poolGeom(h, p.K, p.Stride, p.Pad, p.Same)
-	ow, pl := poolGeom(w, p.K, p.Stride, p.Pad, p.Same)
+	oh, _ := poolGeom(h, p.K, p.Stride, p.Pad, p.Same)
+	ow, _ := poolGeom(w, p.K, p.Stride, p.Pad, p.Same)
 	p.inShape = [4]int{n, c, h, w}
 	p.y = tensor.Ensure(p.y, n, c, oh, ow)
 	if cap(p.arg) < len(p.y.Data) {
 		p.arg = make([]int32, len(p.y.Data))
 	}
 	p.arg = p.arg[:len(p.y.Data)]
+	if p.fwd == nil {
+		p.fwd = func(lo, hi int) { p.forwardPlanes(lo, hi) }
+	}
+	p.x = x
+	p.par.run(n*c, max(minSpan/max(h*w, 1), 1), p.fwd)
+	p.x = nil
+	return p.y
+}
+
+// forwardPlanes pools planes lo..hi-1 of the input p.x.
+func (p *MaxPool2D) forwardPlanes(lo, hi int) {
+	x := p.x
+	_, _, h, w := x.Dims()
+	_, _, oh, ow := p.y.Dims()
+	_, pt := poolGeom(h, p.K, p.Stride, p.Pad, p.Same)
+	_, pl := poolGeom(w, p.K, p.Stride, p.Pad, p.Same)
 	k, s := p.K, p.Stride
-	for pl0 := 0; pl0 < n*c; pl0++ {
+	for pl0 := lo; pl0 < hi; pl0++ {
 		in := x.Data[pl0*h*w : (pl0+1)*h*w]
 		out := p.y.Data[pl0*oh*ow : (pl0+1)*oh*ow]
 		arg := p.arg[pl0*oh*ow : (pl0+1)*oh*ow]
@@ -80,7 +101,6 @@ func (p *MaxPool2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 		}
 		maxPoolPlane(in, out, arg, h, w, oh, ow, k, s, pt, pl)
 	}
-	return p.y
 }
 
 // maxPoolPlane is the general case for one input plane (h x w) and its
@@ -144,18 +164,31 @@ func sel32(c bool, a, b int32) int32 {
 func (p *MaxPool2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	checkGradShape("MaxPool2D", p.y, dy)
 	n, c, h, w := p.inShape[0], p.inShape[1], p.inShape[2], p.inShape[3]
-	p.dx = tensor.EnsureZero(p.dx, n, c, h, w)
-	plane := len(dy.Data) / max(n*c, 1)
-	for pl := 0; pl < n*c; pl++ {
+	p.dx = tensor.Ensure(p.dx, n, c, h, w)
+	if p.bwd == nil {
+		p.bwd = func(lo, hi int) { p.backwardPlanes(lo, hi) }
+	}
+	p.dy = dy
+	p.par.run(n*c, max(minSpan/max(h*w, 1), 1), p.bwd)
+	p.dy = nil
+	return p.dx
+}
+
+// backwardPlanes routes the gradient p.dy of planes lo..hi-1 to the
+// winning inputs.
+func (p *MaxPool2D) backwardPlanes(lo, hi int) {
+	n, c, h, w := p.inShape[0], p.inShape[1], p.inShape[2], p.inShape[3]
+	plane := len(p.dy.Data) / max(n*c, 1)
+	for pl := lo; pl < hi; pl++ {
 		dx := p.dx.Data[pl*h*w : (pl+1)*h*w]
-		g := dy.Data[pl*plane : (pl+1)*plane]
+		clear(dx)
+		g := p.dy.Data[pl*plane : (pl+1)*plane]
 		for i, a := range p.arg[pl*plane : (pl+1)*plane] {
 			if a >= 0 {
 				dx[a] += g[i]
 			}
 		}
 	}
-	return p.dx
 }
 
 // AvgPool2D averages over k x k windows. Padded positions are excluded from
