@@ -5,8 +5,8 @@
 #   python3 - SPEC.json < bench_style_torch.py
 # where SPEC.json names the raw float32 images Atelier wrote and the run's
 # settings (see app/cmd_bench_style.go, torchSpec). It prints progress lines
-# and ends with one JSON line: {"torch", "threads", "loss0", "iters": [[seconds,
-# loss], ...], ...} or {"error": message}.
+# and ends with one JSON line: {"torch", "threads", "loss0", "runs": [{"iters":
+# [[seconds, loss, evaluations], ...]}], ...} or {"error": message}.
 #
 # The objective, as engine/style computes it on 0..255 RGB images:
 #   content  cw * mean((F - P)^2) at the content tap,
@@ -168,7 +168,8 @@ def main():
 def optimise(spec, objective, setup, start, run):
     """One timed optimisation: at least run["min_iters"] iterations, then on
     until the loss is at most run["target"] (when given), at most
-    run["max_iters"] in all. Returns the [seconds, loss] of every iteration."""
+    run["max_iters"] in all. Returns the [seconds, loss, evaluations so far]
+    of every iteration."""
     t0 = time.perf_counter()
     cf, targets = setup()
     x = start.clone().requires_grad_(True)
@@ -176,12 +177,14 @@ def optimise(spec, objective, setup, start, run):
     # L-BFGS's step() re-evaluates its starting point, which Atelier's
     # L-BFGS keeps from the line search instead.
     cache = []
+    evals = [0]
 
     def closure():
         for cx, cl, cg in cache:
             if torch.equal(cx, x.data):
                 x.grad = cg.clone()
                 return cl
+        evals[0] += 1
         x.grad = None
         loss, _ = objective(x, targets, cf)
         loss.backward()
@@ -207,7 +210,7 @@ def optimise(spec, objective, setup, start, run):
         if it == 1:
             opt.param_groups[0]["lr"] = 1.0
         loss = float(closure())  # cached: the accepted point
-        trace.append([time.perf_counter() - t0, loss])
+        trace.append([time.perf_counter() - t0, loss, evals[0]])
         if it % 10 == 0:
             print("pytorch iteration %d: loss %.6g at %.2f s" % (it, loss, trace[-1][0]), file=sys.stderr, flush=True)
         if it >= run["min_iters"] and (target is None or loss <= target):

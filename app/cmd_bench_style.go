@@ -50,7 +50,10 @@ const benchStyleHelp = `Usage:
         to reach target A, ratio_b Atelier's time to reach target B over
         PyTorch's time for --iters iterations; ratio is the larger. Times
         count from the start of the run (the content features and style
-        Gram matrices included), network loading excluded.
+        Gram matrices included), network loading excluded. On a busy
+        machine, ratio_eval (the best iteration that took one network
+        evaluation, each side) and ratio_a_est and ratio_b_est (evaluations
+        needed times that best time) are steadier.
         Then, unless turned off, two runs of "atelier stylize" as child
         processes: first_frame_s, the first preview frame of a --size run,
         and the peak resident memory of a --rss-size run.
@@ -124,6 +127,15 @@ type benchStyleReport struct {
 	// to fill it (style's default 100 pairs) would add.
 	RSSProjectedBytes *int64 `json:"rss_projected_bytes"`
 
+	// Load-robust figures: the best time of an iteration that took one
+	// network evaluation on each side, their ratio, and ratio_a and
+	// ratio_b rebuilt as evaluations needed × that time.
+	OursEvalS  *float64 `json:"ours_eval_s"`
+	TorchEvalS *float64 `json:"torch_eval_s"`
+	RatioEval  *float64 `json:"ratio_eval"`
+	RatioAEst  *float64 `json:"ratio_a_est"`
+	RatioBEst  *float64 `json:"ratio_b_est"`
+
 	Width        int      `json:"width"`
 	Height       int      `json:"height"`
 	Iters        int      `json:"iters"`
@@ -144,9 +156,34 @@ type benchStyleReport struct {
 	Procs        int      `json:"procs"`
 }
 
-// tracePoint is one iteration of a timed run.
+// tracePoint is one iteration of a timed run: the time since the start,
+// the loss, and the network evaluations so far.
 type tracePoint struct {
 	s, loss float64
+	evals   int
+}
+
+// evalTime returns the shortest time of an iteration that took one
+// evaluation: the cost of an evaluation plus the optimiser's own work,
+// least disturbed by other work on the machine.
+func evalTime(trace []tracePoint) (float64, bool) {
+	best, ok := math.Inf(1), false
+	for i := 1; i < len(trace); i++ {
+		if trace[i].evals-trace[i-1].evals == 1 {
+			best, ok = min(best, trace[i].s-trace[i-1].s), true
+		}
+	}
+	return best, ok
+}
+
+// evalsTo returns the evaluations made until the loss was at most target.
+func evalsTo(trace []tracePoint, target float64) (int, bool) {
+	for _, p := range trace {
+		if p.loss <= target {
+			return p.evals, true
+		}
+	}
+	return 0, false
 }
 
 // timeTo returns the time of the first point at or below target.
@@ -252,6 +289,7 @@ func (c benchStyleConfig) run(ctx context.Context, stdout, stderr io.Writer) err
 				r := max(*rep.RatioA, *rep.RatioB)
 				rep.Ratio = &r
 			}
+			c.estimates(&rep, first, second, tr)
 		}
 	}
 	if c.firstFrame || c.rssSize > 0 {
@@ -265,6 +303,30 @@ func (c benchStyleConfig) run(ctx context.Context, stdout, stderr io.Writer) err
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", line)
 	return err
+}
+
+// estimates fills the load-robust figures: the best one-evaluation
+// iteration of each side, and the ratios rebuilt from them and the
+// evaluations each side needed.
+func (c benchStyleConfig) estimates(rep *benchStyleReport, first, second, torch []tracePoint) {
+	o1, ok1 := evalTime(first)
+	o2, ok2 := evalTime(second)
+	te, ok3 := evalTime(torch)
+	if !(ok1 || ok2) || !ok3 {
+		return
+	}
+	oe := min(o1, o2) // +Inf where a run had no such iteration
+	rep.OursEvalS, rep.TorchEvalS = &oe, &te
+	r := oe / te
+	rep.RatioEval = &r
+	if tn, ok := evalsTo(torch, rep.TargetA); ok {
+		ra := float64(first[c.iters-1].evals) * oe / (float64(tn) * te)
+		rep.RatioAEst = &ra
+	}
+	if on, ok := evalsTo(second, *rep.TargetB); ok {
+		rb := float64(on) * oe / (float64(torch[c.iters-1].evals) * te)
+		rep.RatioBEst = &rb
+	}
 }
 
 // loadBenchImage reads a picture scaled down to a longer side of at most
@@ -289,7 +351,7 @@ func runOursTrace(ctx context.Context, net features.Extractor, req style.Request
 	evals := 0
 	t0 := time.Now()
 	_, err := style.Run(ctx, net, req, func(f style.Frame) {
-		p := tracePoint{s: time.Since(t0).Seconds(), loss: f.Losses.Total}
+		p := tracePoint{s: time.Since(t0).Seconds(), loss: f.Losses.Total, evals: f.Evals}
 		trace = append(trace, p)
 		evals = f.Evals
 		if f.TotalIteration%10 == 0 {
@@ -342,7 +404,7 @@ type torchStyleResult struct {
 	Loss0   float64   `json:"loss0"`
 	Parts0  []float64 `json:"parts0"`
 	Runs    []struct {
-		Iters [][2]float64 `json:"iters"`
+		Iters [][3]float64 `json:"iters"`
 	} `json:"runs"`
 	Error string `json:"error"`
 }
@@ -422,7 +484,7 @@ func (c benchStyleConfig) runTorch(ctx context.Context, net features.Extractor, 
 	fmt.Fprintf(stderr, "iteration 0: loss relative difference %.3g, gradient %.3g\n", d, ptrOr(rep.Grad0RelDiff, math.NaN()))
 	trace := make([]tracePoint, len(res.Runs[0].Iters))
 	for i, p := range res.Runs[0].Iters {
-		trace[i] = tracePoint{s: p[0], loss: p[1]}
+		trace[i] = tracePoint{s: p[0], loss: p[1], evals: int(p[2])}
 	}
 	tb := trace[c.iters-1].loss
 	ts := trace[c.iters-1].s

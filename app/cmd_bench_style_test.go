@@ -80,7 +80,7 @@ func TestBenchStyleTorch(t *testing.T) {
 	if d, ok := m["grad0_rel_diff"].(float64); !ok || d > 1e-3 {
 		t.Errorf("the two gradients at the start differ by %v (relative L2)", m["grad0_rel_diff"])
 	}
-	for _, k := range []string{"ratio_a", "ratio_b", "ratio", "torch_iters_s", "target_b"} {
+	for _, k := range []string{"ratio_a", "ratio_b", "ratio", "torch_iters_s", "target_b", "ratio_eval"} {
 		if v, ok := m[k].(float64); !ok || !(v > 0) {
 			t.Errorf("%s = %v, want a positive number\n%s", k, m[k], errb.String())
 		}
@@ -108,5 +108,27 @@ func TestBenchStyleUsage(t *testing.T) {
 	var out bytes.Buffer
 	if err := runBench(context.Background(), []string{"style", "--help"}, &out, &out); err != nil || !strings.Contains(out.String(), "-rss-size") {
 		t.Fatalf("--help: %v\n%s", err, out.String())
+	}
+}
+
+func TestBenchStyleTraceFigures(t *testing.T) {
+	trace := []tracePoint{{1.0, 90, 3}, {1.5, 80, 4}, {2.4, 70, 6}, {2.8, 60, 7}, {3.5, 50, 8}}
+	if s, ok := evalTime(trace); !ok || s < 0.39 || s > 0.41 {
+		t.Errorf("evalTime = %v, %v; want 0.4 (iteration 4, one evaluation)", s, ok)
+	}
+	if _, ok := evalTime(trace[1:3]); ok {
+		t.Error("evalTime found a one-evaluation iteration in a trace without one")
+	}
+	for _, tc := range []struct {
+		target float64
+		evals  int
+		s      float64
+		ok     bool
+	}{{85, 4, 1.5, true}, {70, 6, 2.4, true}, {50, 8, 3.5, true}, {49, 0, 0, false}} {
+		n, ok1 := evalsTo(trace, tc.target)
+		s, ok2 := timeTo(trace, tc.target)
+		if n != tc.evals || s != tc.s || ok1 != tc.ok || ok2 != tc.ok {
+			t.Errorf("target %v: %d evaluations at %v s (%v %v), want %d at %v (%v)", tc.target, n, s, ok1, ok2, tc.evals, tc.s, tc.ok)
+		}
 	}
 }
