@@ -96,6 +96,7 @@ var commands = map[string]command{
 	"upscale": {"enlarge an image with a super-resolution network (atelier help upscale)", runUpscale},
 	"texture": {"synthesise a texture from a sample, any size, optionally tileable (atelier help texture)", runTexture},
 	"sr-eval": {"measure upscaling methods on a folder of images (PSNR, SSIM)", runSREval},
+	"train":   {"train Atelier's own super-resolution networks (atelier help train)", runTrain},
 	"models":  {"list, fetch and verify model weights", runModels},
 	"bench":   {"time the numeric engine (e.g. atelier bench vgg --size 256)", runBench},
 	"version": {"print the version", runVersion},
@@ -187,7 +188,7 @@ Usage:
   atelier [--content IMAGE] [--style IMAGE] [--autostart]
         open the studio window, optionally with images already open
 `, Version)
-	for _, name := range []string{"stylize", "texture", "upscale", "sr-eval", "models", "bench", "version"} {
+	for _, name := range []string{"stylize", "texture", "upscale", "sr-eval", "train", "models", "bench", "version"} {
 		fmt.Fprintf(w, "  atelier %-9s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintf(w, "  atelier help [COMMAND]\n        show this help, or a command's options\n")

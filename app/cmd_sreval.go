@@ -191,7 +191,7 @@ func (c *srEvalCmd) chooseMethods(f srEvalFlags) ([]string, error) {
 			if m.Name == "bicubic" || m.Name == "default-x2" || !m.Supports(f.scale) {
 				continue
 			}
-			if !modelPresent(m.Model(f.scale)) {
+			if !m.Builtin() && !modelPresent(m.Model(f.scale)) {
 				fmt.Fprintf(c.stderr, "note: %s is left out: its model %s is not here (\"atelier models fetch %s\" gets it)\n", m.Name, m.Model(f.scale), m.Model(f.scale))
 				continue
 			}

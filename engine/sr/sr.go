@@ -4,7 +4,11 @@
 // floating-point bicubic resampler (Keys kernel, a = -0.5, the filter of
 // Pillow and of MATLAB's imresize), and the pretrained UpscalerJS networks
 // "default-x2", "esrgan-slim", "esrgan-medium" and "esrgan-thick", one
-// TF.js layers model per scale, run through engine/graph.
+// TF.js layers model per scale, run through engine/graph, and the
+// project's own networks trained by engine/sr/train and shipped in the
+// binary (own.go): "srcnn" (SRCNN 9-1-5 on luma), "pixel" (a residual
+// pixel-shuffle network trained with pixel MSE) and "perceptual" (the same
+// network trained with a VGG19 feature loss).
 //
 // Networks run tile by tile (see Options and tile.go): overlapping tiles are
 // cross-faded with a raised-cosine window, so the result matches an untiled
@@ -75,13 +79,21 @@ type Method struct {
 	Description string
 	// models maps a scale to the model registry name (networks only).
 	models map[int]string
+	// own maps a scale to the folder of the shipped weights (weights/sr)
+	// for the project's own networks.
+	own map[int]string
 	// net configures the network (nil for bicubic).
 	net *netConfig
 }
 
 // Model returns the registry name of the weights for scale ("esrgan-slim-x4"),
-// or "" for methods without weights or unsupported scales.
+// or "" for methods without registry weights (bicubic, and the networks
+// shipped in the binary: see Builtin) or unsupported scales.
 func (m Method) Model(scale int) string { return m.models[scale] }
+
+// Builtin reports whether the method needs no downloaded model: bicubic and
+// the project's own networks, whose weights are in the binary.
+func (m Method) Builtin() bool { return m.net == nil || m.own != nil }
 
 // MaxBicubicScale is the largest factor the bicubic method accepts.
 const MaxBicubicScale = 16
@@ -102,6 +114,9 @@ var methods = []Method{
 	{Name: "esrgan-thick", Scales: []int{2, 3, 4, 8}, models: scaleModels("esrgan-thick"),
 		Description: "UpscalerJS esrgan-thick (RRDN, the best; 20-40 times slower than slim)",
 		net:         &netConfig{unit: 1, overlap: 24}},
+	{Name: "srcnn", Scales: []int{3}, own: map[int]string{3: "srcnn-x3"},
+		Description: "Atelier's own SRCNN 9-1-5 on luma, trained by atelier train (tiny, fast)",
+		net:         &netConfig{unit: 1, overlap: 16}},
 }
 
 func scaleModels(prefix string) map[int]string {
@@ -140,7 +155,7 @@ func (m Method) Supports(scale int) bool {
 	if m.net == nil {
 		return scale >= 1 && scale <= MaxBicubicScale
 	}
-	return m.models[scale] != ""
+	return m.models[scale] != "" || m.own[scale] != ""
 }
 
 // CheckScale returns nil when the method upscales by scale, otherwise an
@@ -199,6 +214,9 @@ func Open(name string, scale int, opt Options) (Upscaler, error) {
 	}
 	if m.net == nil {
 		return &Bicubic{Factor: scale}, nil
+	}
+	if m.own != nil {
+		return openOwn(m, scale, opt)
 	}
 	return openNetwork(m, scale, opt)
 }
