@@ -62,10 +62,11 @@ type benchVGGReport struct {
 	Procs        int      `json:"procs"`
 }
 
-// runBench is the `bench` command: `atelier bench vgg --size N`.
+// runBench is the `bench` command: `atelier bench vgg --size N` or
+// `atelier bench sr` (cmd_bench_sr.go).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErrorf("bench needs a benchmark name: vgg")
+		return usageErrorf("bench needs a benchmark name: vgg or sr")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -73,7 +74,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.SetOutput(stdout)
 		fmt.Fprint(stdout, benchHelp)
 		fs.PrintDefaults()
+		srfs := benchSRFlags(new(benchSRConfig))
+		srfs.SetOutput(stdout)
+		fmt.Fprint(stdout, "\n"+benchSRHelp)
+		srfs.PrintDefaults()
 		return nil
+	case "sr":
+		return runBenchSR(ctx, args[1:], stdout, stderr)
 	case "style":
 		return runBenchStyle(ctx, args[1:], stdout, stderr)
 	case "vgg":
@@ -88,7 +95,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cfg.run(ctx, stdout, stderr)
 	}
-	return usageErrorf("there is no benchmark called %q (try vgg)", args[0])
+	return usageErrorf("there is no benchmark called %q (try vgg or sr)", args[0])
 }
 
 // benchVGGConfig holds the options of `bench vgg`.
