@@ -6,7 +6,6 @@
 #                the UpscalerJS networks at 256 px x4) and the memory of a
 #                4096 x 4096 x2 upscale
 #   make smoke   open the real window under Xvfb and take a screenshot
-#   make examples  render the README's example sheets into docs/examples
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -49,7 +48,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: deps bench-deps toolchain models build run test bench smoke examples clean
+.PHONY: deps bench-deps toolchain models build run test bench smoke clean
 
 deps: toolchain
 	@$(call install-debs,$(DEB_BUILD) $(DEB_TEST))
@@ -104,11 +103,6 @@ bench: bench-deps build
 SMOKE_SHOT ?= docs/screenshots/studio.png
 smoke: deps
 	bash scripts/smoke-xvfb.sh $(SMOKE_SHOT)
-
-# examples: renders kept in docs/examples are reused; FORCE=1 renders again.
-# Tens of minutes on two cores (ResNet-50 style transfers at 512 px).
-examples: deps models build
-	bash scripts/examples.sh
 
 clean:
 	rm -rf bin
