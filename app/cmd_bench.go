@@ -66,7 +66,7 @@ type benchVGGReport struct {
 // `atelier bench sr` (cmd_bench_sr.go).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErrorf("bench needs a benchmark name: vgg or sr")
+		return usageErrorf("bench needs a benchmark name: vgg, sr or style")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -95,7 +95,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cfg.run(ctx, stdout, stderr)
 	}
-	return usageErrorf("there is no benchmark called %q (try vgg or sr)", args[0])
+	return usageErrorf("there is no benchmark called %q (try vgg, sr or style)", args[0])
 }
 
 // benchVGGConfig holds the options of `bench vgg`.
