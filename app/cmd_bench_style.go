@@ -124,7 +124,7 @@ type benchStyleReport struct {
 	RSSIters        int    `json:"rss_iters"`
 	RSSHistoryBytes *int64 `json:"rss_history_bytes"`
 	// RSSProjectedBytes is RSSPeakBytes plus the history a run long enough
-	// to fill it (style's default 100 pairs) would add.
+	// to fill it (style.HistoryFor's pairs) would add.
 	RSSProjectedBytes *int64 `json:"rss_projected_bytes"`
 
 	// Load-robust figures: the best time of an iteration that took one
@@ -587,7 +587,7 @@ func gib(b int64) float64 { return float64(b) / (1 << 30) }
 
 // historyBytes returns the bytes of L-BFGS history (two image-sized float32
 // vectors per pair) that a stylize run of iters iterations at size holds at
-// its end, and those of a full history (style's default 100 pairs), for a
+// its end, and those of a full history (style.HistoryFor's pairs), for a
 // content of aspect w:h.
 func historyBytes(w, h, size, iters int) (held, full int64) {
 	sides, err := style.Sides(size, 0)
@@ -597,6 +597,6 @@ func historyBytes(w, h, size, iters int) (held, full int64) {
 	budgets := style.SplitIterations(iters, len(sides))
 	fw, fh := imageio.FitLongSide(w, h, size)
 	vec := int64(3*fw*fh) * 4 * 2
-	const pairs = 100
-	return int64(min(budgets[len(budgets)-1], pairs)) * vec, pairs * vec
+	pairs := style.HistoryFor(3*fw*fh, 0)
+	return int64(min(budgets[len(budgets)-1], pairs)) * vec, int64(pairs) * vec
 }

@@ -181,3 +181,19 @@ func TestNoRepeatedEvaluation(t *testing.T) {
 		t.Errorf("%d of %d network evaluations repeated the one before", c.repeated, c.calls)
 	}
 }
+
+func TestHistoryFor(t *testing.T) {
+	for _, tc := range []struct{ w, h, history, want int }{
+		{512, 384, 0, 100},
+		{668, 668, 0, 100},
+		{1024, 768, 0, 56},
+		{1024, 1024, 0, 42},
+		{8192, 8192, 0, minAutoHistory},
+		{1024, 768, 7, 7},
+		{64, 64, 200, 200},
+	} {
+		if got := HistoryFor(3*tc.w*tc.h, tc.history); got != tc.want {
+			t.Errorf("HistoryFor(%dx%d, %d) = %d, want %d", tc.w, tc.h, tc.history, got, tc.want)
+		}
+	}
+}
