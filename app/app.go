@@ -133,9 +133,7 @@ func (c cli) runStudio(ctx context.Context, args []string) error {
 	var opts ui.Options
 	fs := flag.NewFlagSet("atelier", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&opts.Content, "content", "", "content image to open at start")
-	fs.StringVar(&opts.Style, "style", "", "style image to open at start")
-	fs.BoolVar(&opts.Autostart, "autostart", false, "start stylising once both images are open")
+	studioFlags(fs, &opts)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.usage(c.stdout)
@@ -145,6 +143,9 @@ func (c cli) runStudio(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("%q is not an option; commands such as \"models\" come first", fs.Arg(0))
+	}
+	if err := checkStudioOptions(opts); err != nil {
+		return err
 	}
 	return c.studio(ctx, opts)
 }
@@ -186,6 +187,8 @@ func (c cli) usage(w io.Writer) {
 
 Usage:
   atelier [--content IMAGE] [--style IMAGE] [--autostart]
+          [--sample IMAGE] [--image IMAGE] [--tab style|texture|upscale]
+          [--probe-latency FILE [--probe-for DURATION]]
         open the studio window, optionally with images already open
 `, Version)
 	for _, name := range []string{"stylize", "texture", "upscale", "sr-eval", "train", "models", "bench", "version"} {

@@ -5,10 +5,14 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -37,7 +41,26 @@ type Options struct {
 	Style string
 	// Autostart asks to start stylising once both images are open.
 	Autostart bool
+	// Sample is an image file to open as the Texture tab's sample; ""
+	// opens none.
+	Sample string
+	// Image is an image file to open on the Upscale tab; "" opens none.
+	Image string
+	// Tab names the tab shown at start (one of Tabs); "" shows the Style
+	// tab.
+	Tab string
+	// LatencyProbe, when not "", names a JSON file where the studio writes
+	// how long fyne.Do callbacks waited while the engine worked (see
+	// LatencyStats).
+	LatencyProbe string
+	// ProbeFor is how long the probe measures while jobs run before it
+	// writes its file; 0 measures until the window closes. The file is
+	// also written when the window closes first.
+	ProbeFor time.Duration
 }
+
+// Tabs are the names Options.Tab accepts, in the order of the tabs.
+var Tabs = []string{"style", "texture", "upscale"}
 
 // Services are what the studio needs from the rest of the program.
 type Services struct {
@@ -64,6 +87,9 @@ func RunWith(ctx context.Context, opts Options, svc Services) error {
 		os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
 	}
+	if opts.Tab != "" && !slices.Contains(Tabs, opts.Tab) {
+		return fmt.Errorf("ui: there is no %q tab (the tabs are %s)", opts.Tab, strings.Join(Tabs, ", "))
+	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	s := newStudio(a, opts, nativePick)
@@ -71,13 +97,27 @@ func RunWith(ctx context.Context, opts Options, svc Services) error {
 	jobCtx, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
 	s.ctx = jobCtx
+	s.remember()
+	s.window.SetOnDropped(func(pos fyne.Position, uris []fyne.URI) { s.dropped(pos, uris) })
+	if opts.LatencyProbe != "" {
+		s.probe = newLatencyProbe(opts.LatencyProbe, opts.ProbeFor, fyne.Do, s.busy)
+		go s.probe.run()
+	}
 	s.restoreSettings() // the Style tab's settings of the last session
 	s.preload()
-	stop := context.AfterFunc(ctx, func() { fyne.Do(a.Quit) })
+	stop := context.AfterFunc(ctx, func() { fyne.Do(s.window.Close) })
 	defer stop()
+	s.window.SetOnClosed(s.saveWindowSize)
 	s.window.ShowAndRun()
 	s.flushSettings()
-	return ctx.Err()
+	var err error
+	if s.probe != nil {
+		err = s.probe.close()
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // studio is the main window and its controllers.
@@ -103,6 +143,15 @@ type studio struct {
 	saveAs saver           // nil once the native save dialog has failed
 	ctx    context.Context // parent of the jobs' contexts
 	sc     styleControls   // the Style tab's settings and live view
+
+	// Keyboard shortcuts and the File menu act on the tab shown: these
+	// are its actions (nil: open the tab's image only; see tabActions).
+	textureActs, upscaleActs tabActions
+	menu                     *fyne.MainMenu
+	recentMenu               *fyne.Menu
+	recent                   []string      // recently opened images, newest first
+	remembers                bool          // window size and recent images are saved
+	probe                    *latencyProbe // nil unless Options.LatencyProbe
 }
 
 // newStudio builds the window (not yet shown) for app a; preload then opens
@@ -120,7 +169,12 @@ func newStudio(a fyne.App, opts Options, pick picker) *studio {
 		container.NewTabItem("Upscale", s.buildUpscaleTab()),
 	)
 	s.window.SetContent(s.tabs)
-	s.window.Resize(fyne.NewSize(1100, 720))
+	s.window.Resize(defaultWindowSize)
+	s.buildMenu()
+	s.addShortcuts()
+	if i := slices.Index(Tabs, opts.Tab); i > 0 {
+		s.tabs.SelectIndex(i)
+	}
 	return s
 }
 
@@ -133,6 +187,12 @@ func (s *studio) preload() {
 	}
 	if s.opts.Style != "" {
 		s.load(s.style, s.opts.Style)
+	}
+	if s.opts.Sample != "" {
+		s.load(s.sample, s.opts.Sample)
+	}
+	if s.opts.Image != "" {
+		s.load(s.lowRes, s.opts.Image)
 	}
 }
 
@@ -214,17 +274,25 @@ func (s *studio) load(p *pane, path string) {
 				dialog.ShowError(err, s.window)
 				return
 			}
-			p.show(path, pv)
-			s.lastDir = filepath.Dir(path)
-			if p == s.style {
-				s.addStyle(path, pv)
-			}
-			if s.sc.autostart && s.content.path != "" && len(s.sc.styles) > 0 {
-				s.sc.autostart = false
-				s.startJob()
-			}
+			s.opened(p, path, pv)
 		})
 	}()
+}
+
+// opened shows pv, decoded from path, in p, and does what opening an
+// image there implies: a style joins the list, the file joins the recent
+// ones, and a pending autostart starts. UI goroutine.
+func (s *studio) opened(p *pane, path string, pv *preview) {
+	p.show(path, pv)
+	s.lastDir = filepath.Dir(path)
+	s.addRecent(path)
+	if p == s.style {
+		s.addStyle(path, pv)
+	}
+	if s.sc.autostart && s.content.path != "" && len(s.sc.styles) > 0 {
+		s.sc.autostart = false
+		s.startJob()
+	}
 }
 
 func (s *studio) setOpenEnabled(on bool) {
@@ -235,4 +303,13 @@ func (s *studio) setOpenEnabled(on bool) {
 			p.open.Disable()
 		}
 	}
+}
+
+// busy reports whether a job runs and what it does, for the latency
+// probe. UI goroutine.
+func (s *studio) busy() (bool, string) {
+	if s.sc.running == nil {
+		return false, ""
+	}
+	return true, "stylize " + s.sc.size.Selected + " px"
 }
