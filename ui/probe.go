@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -30,6 +31,16 @@ type LatencyStats struct {
 	MaxMS float64 `json:"max_ms"`
 	// During says what the engine was doing, e.g. "stylize 512 px".
 	During string `json:"during,omitempty"`
+	// UIThreadCPUMS and UIThreadWaitMS are how long the UI thread ran,
+	// and waited ready for a CPU, while the probe measured (Linux only):
+	// a long wait means other threads or processes held the CPUs.
+	UIThreadCPUMS  float64 `json:"ui_thread_cpu_ms,omitempty"`
+	UIThreadWaitMS float64 `json:"ui_thread_wait_ms,omitempty"`
+	// LoadAverage is the system's one-minute load average when the
+	// statistics were written, and CPUs the number of CPUs, for judging
+	// the numbers on a shared machine.
+	LoadAverage float64 `json:"load_average,omitempty"`
+	CPUs        int     `json:"cpus,omitempty"`
 }
 
 // latencyStats computes the statistics of samples (in any order).
@@ -72,6 +83,9 @@ type latencyProbe struct {
 	waiting  map[int]time.Time // callbacks posted and not yet run
 	posted   int               // callbacks posted so far
 	first    time.Time         // when the first sample was taken
+	run0     time.Duration     // the UI thread's CPU time then
+	wait0    time.Duration     // and its time waiting for a CPU
+	schedOK  bool              // run0 and wait0 were read
 	during   string
 	written  bool
 	stop     chan struct{} // closed to end the probe's goroutine
@@ -129,6 +143,7 @@ func (p *latencyProbe) ran(id int, at time.Time) {
 	}
 	if p.first.IsZero() {
 		p.first = at
+		p.run0, p.wait0, p.schedOK = mainThreadSched()
 	}
 	p.during = what
 	p.samples = append(p.samples, waited)
@@ -154,6 +169,11 @@ func (p *latencyProbe) statsLocked() LatencyStats {
 	}
 	st := latencyStats(samples)
 	st.During = p.during
+	if run, wait, ok := mainThreadSched(); ok && p.schedOK {
+		st.UIThreadCPUMS, st.UIThreadWaitMS = ms(run-p.run0), ms(wait-p.wait0)
+	}
+	st.LoadAverage, _ = loadAverage()
+	st.CPUs = runtime.NumCPU()
 	return st
 }
 

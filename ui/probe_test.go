@@ -149,3 +149,16 @@ func TestLatencyProbeCountsStalledCallbacks(t *testing.T) {
 		t.Errorf("stats %+v: the stalled callbacks should count, the oldest waiting at least %v", st, stall)
 	}
 }
+
+func TestMainThreadSched(t *testing.T) {
+	if _, err := os.Stat("/proc/self/schedstat"); err != nil {
+		t.Skip("no /proc schedstat here")
+	}
+	run, _, ok := mainThreadSched()
+	if !ok || run <= 0 {
+		t.Errorf("main thread ran %v (ok %v), want a positive time", run, ok)
+	}
+	if l, ok := loadAverage(); !ok || l < 0 {
+		t.Errorf("load average %v (ok %v)", l, ok)
+	}
+}
