@@ -211,7 +211,7 @@ func (c benchStyleConfig) run(ctx context.Context, stdout, stderr io.Writer) err
 		c.style = filepath.Join(shared, "images", "style", "starry_night.jpg")
 	}
 	modelDir := filepath.Join(shared, "models", "vgg19-tfjs")
-	net, err := features.LoadVGG19(modelDir, features.VGG19Options{})
+	net, err := features.LoadVGG19(modelDir, features.VGG19Options{FuseReLU: true}) // as the stylize runner loads it
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
