@@ -462,8 +462,10 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 // HistoryFor returns the L-BFGS history of a run over n values (3 per
 // pixel) when Request.History is history: history itself when positive,
 // else 100 pairs, or fewer for large images so that the pairs (two
-// vectors of n float32 each) take at most 1 GiB: 56 at 1024x768, 42 at
-// 1024x1024, 100 up to about 670x670 pixels.
+// vectors of n float32 each) take at most 512 MiB: 100 up to about 470x470
+// pixels and at 512x384, 85 at 512x512, 28 at 1024x768, 21 at 1024x1024.
+// Fewer pairs cost little (SciPy's L-BFGS-B keeps 10); the history is what
+// grows a long run's memory.
 func HistoryFor(n, history int) int {
 	if history > 0 {
 		return history
