@@ -29,8 +29,9 @@ var vgg struct {
 	err  error
 }
 
-// partialVGG returns the partial VGG19 of the shared folder (loaded once
-// per test binary) or skips the test. Extractors are not safe for
+// partialVGG returns the partial VGG19 of the shared folder, with fused
+// ReLUs as the stylize runner loads it (loaded once per test binary), or
+// skips the test. Extractors are not safe for
 // concurrent use: tests that use it must not run in parallel.
 func partialVGG(t testing.TB) *features.VGG19 {
 	t.Helper()
@@ -38,7 +39,7 @@ func partialVGG(t testing.TB) *features.VGG19 {
 	if _, err := os.Stat(filepath.Join(dir, "model.json")); err != nil {
 		t.Skipf("VGG19 weights not found: %v", err)
 	}
-	vgg.once.Do(func() { vgg.net, vgg.err = features.LoadVGG19(dir, features.VGG19Options{}) })
+	vgg.once.Do(func() { vgg.net, vgg.err = features.LoadVGG19(dir, features.VGG19Options{FuseReLU: true}) })
 	if vgg.err != nil {
 		t.Fatal(vgg.err)
 	}
