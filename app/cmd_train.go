@@ -40,7 +40,7 @@ Options:
 type trainFlags struct {
 	images, eval, out, init, vgg, loss string
 	scale, iters, batch, patch, margin int
-	feats, blocks, evalEvery           int
+	feats, blocks, evalEvery, prescale int
 	seed                               uint64
 	lr, featureWeight                  float64
 	minutes                            float64
@@ -67,6 +67,7 @@ func newTrainFlagSet(f *trainFlags) *flag.FlagSet {
 	fs.StringVar(&f.init, "init", "", "start from the weights in this model `FOLDER` (same architecture)")
 	fs.IntVar(&f.feats, "feats", 32, "srnet channels")
 	fs.IntVar(&f.blocks, "blocks", 6, "srnet residual blocks")
+	fs.IntVar(&f.prescale, "prescale", 1, "shrink the training images by this `FACTOR` first (2 removes JPEG artefacts)")
 	return fs
 }
 
@@ -95,8 +96,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErrorf("train needs --images DIR, a folder of high-resolution images")
 	case f.scale == 0:
 		return usageErrorf("train needs --scale N")
-	case f.iters < 1 || f.batch < 1 || f.patch < 0 || f.margin < 0 || f.lr <= 0 || f.minutes < 0 || f.evalEvery < 1:
-		return usageErrorf("--iters, --batch, --lr and --eval-every must be positive, --patch, --margin and --minutes not negative")
+	case f.iters < 1 || f.batch < 1 || f.patch < 0 || f.margin < 0 || f.lr <= 0 || f.minutes < 0 || f.evalEvery < 1 || f.prescale < 1:
+		return usageErrorf("--iters, --batch, --lr, --eval-every and --prescale must be positive, --patch, --margin and --minutes not negative")
 	}
 	images, err := train.ListImages(f.images)
 	if err != nil {
@@ -117,7 +118,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bar := &trainBar{w: stderr, tty: isTerminal(stderr)}
 	cfg := train.Config{
 		Arch: arch, Scale: f.scale, Images: images, EvalImages: evalImages,
-		Iters: f.iters, MaxDuration: time.Duration(f.minutes * float64(time.Minute)),
+		Prescale: f.prescale, Iters: f.iters, MaxDuration: time.Duration(f.minutes * float64(time.Minute)),
 		Batch: f.batch, Patch: f.patch, Margin: f.margin, LR: f.lr, Seed: f.seed,
 		Feats: f.feats, Blocks: f.blocks, Loss: f.loss, VGGDir: f.vgg, FeatureWeight: f.featureWeight,
 		Init: f.init, Out: f.out, EvalEvery: f.evalEvery, Progress: bar.update,

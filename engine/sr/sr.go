@@ -117,6 +117,12 @@ var methods = []Method{
 	{Name: "srcnn", Scales: []int{3}, own: map[int]string{3: "srcnn-x3"},
 		Description: "Atelier's own SRCNN 9-1-5 on luma, trained by atelier train (tiny, fast)",
 		net:         &netConfig{unit: 1, overlap: 16}},
+	{Name: "pixel", Scales: []int{4}, own: map[int]string{4: "pixel-x4"},
+		Description: "Atelier's own residual pixel-shuffle network, trained with pixel MSE (sharp and faithful)",
+		net:         &netConfig{unit: 1, overlap: 24}},
+	{Name: "perceptual", Scales: []int{4}, own: map[int]string{4: "perceptual-x4"},
+		Description: "the pixel network fine-tuned with a VGG19 relu2_2 feature loss (more texture, lower PSNR)",
+		net:         &netConfig{unit: 1, overlap: 24}},
 }
 
 func scaleModels(prefix string) map[int]string {

@@ -93,14 +93,21 @@ func clamp(d []float32) {
 }
 
 // loadSamples loads and prepares every image of paths.
-func loadSamples(paths []string, scale int, luma, keepBase bool) ([]sample, error) {
+// Each is first shrunk by prescale (see Config.Prescale).
+func loadSamples(paths []string, scale, prescale int, luma, keepBase bool) ([]sample, error) {
 	out := make([]sample, 0, len(paths))
 	for _, p := range paths {
 		img, err := imageio.Load(p, imageio.Options{MinSide: -1})
 		if err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
-		s, err := prepare(img.RGB, scale, luma, keepBase)
+		hr := img.RGB
+		if prescale > 1 {
+			if hr, _, err = sr.Downscale(hr, prescale); err != nil {
+				return nil, fmt.Errorf("train: %s: %w", filepath.Base(p), err)
+			}
+		}
+		s, err := prepare(hr, scale, luma, keepBase)
 		if err != nil {
 			return nil, fmt.Errorf("train: %s: %w", filepath.Base(p), err)
 		}
