@@ -198,3 +198,40 @@ func TestHistoryFor(t *testing.T) {
 		}
 	}
 }
+
+// TestLossOverwrite checks that the losses' overwriting form (the first
+// loss on a tap) gives the adding form's gradient on a zeroed buffer,
+// whatever the buffer held.
+func TestLossOverwrite(t *testing.T) {
+	f := tensor.New(1, 4, 5, 6)
+	target := tensor.New(1, 4, 5, 6)
+	for i := range f.Data {
+		f.Data[i] = float32(math.Sin(float64(i)))
+		target.Data[i] = float32(math.Cos(float64(i)))
+	}
+	gramTarget := Gram(nil, target)
+	for _, weight := range []float64{0, 2.5} {
+		t.Run(fmt.Sprint(weight), func(t *testing.T) {
+			junk := func() *tensor.Tensor {
+				g := tensor.New(f.Shape...)
+				for i := range g.Data {
+					g.Data[i] = float32(math.NaN())
+				}
+				return g
+			}
+			want, got := tensor.New(f.Shape...), junk()
+			var s1, s2 StyleLayer
+			l1 := s1.Loss(f, gramTarget, weight, want)
+			l2 := s2.loss(f, gramTarget, weight, got, true)
+			if l1 != l2 || !sameBits(want, got) {
+				t.Errorf("style: loss %v vs %v, gradients differ by %v", l1, l2, tensor.MaxAbsDiff(want, got))
+			}
+			want, got = tensor.New(f.Shape...), junk()
+			l1 = ContentLoss(f, target, weight, want)
+			l2 = contentLoss(f, target, weight, got, true)
+			if l1 != l2 || !sameBits(want, got) {
+				t.Errorf("content: loss %v vs %v, gradients differ by %v", l1, l2, tensor.MaxAbsDiff(want, got))
+			}
+		})
+	}
+}

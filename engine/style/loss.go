@@ -36,8 +36,17 @@ func Gram(dst, f *tensor.Tensor) *tensor.Tensor {
 // and, when grad (f's shape) is not nil, adds dL/dF = 2·weight·(F − P)/K
 // into it.
 func ContentLoss(f, target *tensor.Tensor, weight float64, grad *tensor.Tensor) float64 {
+	return contentLoss(f, target, weight, grad, false)
+}
+
+// contentLoss is ContentLoss; with overwrite it writes the gradient into
+// grad instead of adding it (grad's old values are not read).
+func contentLoss(f, target *tensor.Tensor, weight float64, grad *tensor.Tensor, overwrite bool) float64 {
 	if !f.SameShape(target) || (grad != nil && !f.SameShape(grad)) {
 		panic(fmt.Sprintf("style: content loss of %v against %v (gradient %v)", f.Shape, target.Shape, grad))
+	}
+	if overwrite && grad != nil && weight == 0 {
+		clear(grad.Data)
 	}
 	k := len(f.Data)
 	if k == 0 {
@@ -54,6 +63,14 @@ func ContentLoss(f, target *tensor.Tensor, weight float64, grad *tensor.Tensor) 
 	}
 	g := grad.Data[:k]
 	scale := float32(2 * weight / float64(k))
+	if overwrite {
+		for i, v := range f.Data {
+			d := v - p[i]
+			s += float64(d) * float64(d)
+			g[i] = scale * d
+		}
+		return weight * s / float64(k)
+	}
 	for i, v := range f.Data {
 		d := v - p[i]
 		s += float64(d) * float64(d)
@@ -81,6 +98,12 @@ type StyleLayer struct {
 //
 // into it (G and A are symmetric).
 func (s *StyleLayer) Loss(f, target *tensor.Tensor, weight float64, grad *tensor.Tensor) float64 {
+	return s.loss(f, target, weight, grad, false)
+}
+
+// loss is Loss; with overwrite it writes the gradient into grad instead of
+// adding it (grad's old values are not read).
+func (s *StyleLayer) loss(f, target *tensor.Tensor, weight float64, grad *tensor.Tensor, overwrite bool) float64 {
 	if len(f.Shape) != 4 {
 		panic(fmt.Sprintf("style: style loss of %v, want [N,C,H,W]", f.Shape))
 	}
@@ -102,9 +125,16 @@ func (s *StyleLayer) Loss(f, target *tensor.Tensor, weight float64, grad *tensor
 			diff[i] = d
 			total += float64(d) * float64(d)
 		}
-		if grad != nil && weight != 0 {
+		switch {
+		case grad != nil && weight != 0:
 			fb := f.Data[b*c*m : (b+1)*c*m]
-			tensor.Sgemm(false, false, c, m, c, alpha, diff, c, fb, m, 1, grad.Data[b*c*m:(b+1)*c*m], m)
+			beta := float32(1)
+			if overwrite {
+				beta = 0
+			}
+			tensor.Sgemm(false, false, c, m, c, alpha, diff, c, fb, m, beta, grad.Data[b*c*m:(b+1)*c*m], m)
+		case grad != nil && overwrite:
+			clear(grad.Data[b*c*m : (b+1)*c*m])
 		}
 	}
 	return weight * total / float64(c*c)

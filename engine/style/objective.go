@@ -144,16 +144,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// gradFor returns the gradient buffer of a tap for this evaluation,
-// zeroed on first use so that the losses of one tap accumulate.
-func (o *objective) gradFor(tap string, shape []int) *tensor.Tensor {
+// gradFor returns the gradient buffer of a tap for this evaluation and
+// whether it is fresh: the first loss on a tap writes its gradient over the
+// buffer's old values (no clearing pass), the following ones add to it.
+func (o *objective) gradFor(tap string, shape []int) (*tensor.Tensor, bool) {
 	if g, ok := o.grads[tap]; ok {
-		return g
+		return g, false
 	}
-	g := tensor.EnsureZero(o.gbuf[tap], shape...)
+	g := tensor.Ensure(o.gbuf[tap], shape...)
 	o.gbuf[tap] = g
 	o.grads[tap] = g
-	return g
+	return g, true
 }
 
 // beginStep forgets the evaluations logged for the previous step.
@@ -192,12 +193,14 @@ func (o *objective) eval(x, grad []float32) float64 {
 		if o.sw > 0 {
 			for i, tap := range o.styleTaps {
 				f := feats[tap]
-				l.Style += o.layers[i].Loss(f, o.targets[i], o.sw*o.tapWeights[i]*o.sNorm[i], o.gradFor(tap, f.Shape))
+				g, fresh := o.gradFor(tap, f.Shape)
+				l.Style += o.layers[i].loss(f, o.targets[i], o.sw*o.tapWeights[i]*o.sNorm[i], g, fresh)
 			}
 		}
 		if o.cw > 0 {
 			f := feats[o.contentTap]
-			l.Content = ContentLoss(f, o.content, o.cw*o.cNorm, o.gradFor(o.contentTap, f.Shape))
+			g, fresh := o.gradFor(o.contentTap, f.Shape)
+			l.Content = contentLoss(f, o.content, o.cw*o.cNorm, g, fresh)
 		}
 		copy(grad, o.net.Backward(o.grads).Data)
 	} else {
