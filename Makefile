@@ -6,6 +6,7 @@
 #                the UpscalerJS networks at 256 px x4) and the memory of a
 #                4096 x 4096 x2 upscale
 #   make smoke   open the real window under Xvfb, screenshot each tab, probe latency
+#   make examples  render the README's example sheets into docs/examples
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -48,7 +49,7 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: deps bench-deps toolchain models build run test bench smoke clean
+.PHONY: deps bench-deps toolchain models build run test bench smoke examples clean
 
 deps: toolchain
 	@$(call install-debs,$(DEB_BUILD) $(DEB_TEST))
@@ -105,6 +106,11 @@ bench: bench-deps build
 SMOKE_DIR ?= docs/screenshots
 smoke: deps models
 	bash scripts/smoke-xvfb.sh $(SMOKE_DIR)
+
+# examples: renders kept in docs/examples are reused; FORCE=1 renders again.
+# Tens of minutes on two cores (ResNet-50 style transfers at 512 px).
+examples: deps models build
+	bash scripts/examples.sh
 
 clean:
 	rm -rf bin
