@@ -54,6 +54,9 @@ type OwnNetwork struct {
 	wk     *netWorker
 	output string
 	plane  *tensor.Tensor // luma kind: the Y/255 plane of the bicubic image
+	// ensemble averages the corrections of the eight flips and transposes
+	// (Options.SelfEnsemble).
+	ensemble bool
 }
 
 // openOwn loads the shipped weights of method m at scale.
@@ -105,7 +108,7 @@ func newOwn(method string, lm *model.LayersModel, ws graph.WeightSource, scale, 
 	if err != nil {
 		return nil, fmt.Errorf("sr: %s: %w", method, err)
 	}
-	n := &OwnNetwork{method: method, scale: scale, shape: shape, wk: &netWorker{g: g}, output: out}
+	n := &OwnNetwork{method: method, scale: scale, shape: shape, wk: &netWorker{g: g}, output: out, ensemble: opt.SelfEnsemble}
 	switch ch := in.BatchInputShape[3]; {
 	case ch == 1 && shape.scale == 1:
 		n.luma = true
@@ -179,7 +182,8 @@ const lumaGain = 255.0 / 219.0
 // correction, tile by tile. The network's input is first mirrored outwards
 // by its receptive-field radius, so pixels at the image's edges see
 // picture rather than the zero padding it was not trained on (training
-// measures the loss away from patch edges).
+// measures the loss away from patch edges). With Options.SelfEnsemble the
+// correction is the mean over the eight flips and transposes of the input.
 func (n *OwnNetwork) Upscale(ctx context.Context, rgb *tensor.Tensor, progress Progress) (*tensor.Tensor, error) {
 	h, w, err := checkInput(rgb, n.scale)
 	if err != nil {
@@ -195,17 +199,72 @@ func (n *OwnNetwork) Upscale(ctx context.Context, rgb *tensor.Tensor, progress P
 	}
 	clamp255(out.Data)
 	// The network's input: Y/255 of the enlarged image (luma networks) or
-	// the input/255, mirrored outwards by pad pixels; ps is the factor the
-	// network itself enlarges by.
-	src, ps := rgb, s
+	// the input/255; ps is the factor the network itself enlarges by.
+	src, ps, k := rgb, s, float32(1)/255
 	if n.luma {
 		n.plane = lumaPlane(n.plane, out)
-		src, ps = n.plane, 1
+		src, ps, k = n.plane, 1, 1
 	}
-	pad, k := n.shape.margin, float32(1)/255
-	if n.luma {
-		k = 1 // the plane is already Y/255
+	passes := 1
+	if n.ensemble {
+		passes = 8
 	}
+	var corr *tensor.Tensor // the mean correction, /255
+	for a := range passes {
+		done := a * n.tileCount(src)
+		var prog Progress
+		if progress != nil {
+			prog = func(d, t int) { progress(done+d, passes*t) }
+		}
+		c, err := n.correction(ctx, flipTranspose(src, a, false), ps, k, prog)
+		if err != nil {
+			return nil, err
+		}
+		c = flipTranspose(c, a, true)
+		if corr == nil {
+			corr = c
+			continue
+		}
+		for i, v := range c.Data {
+			corr.Data[i] += v
+		}
+	}
+	m := h * s * w * s
+	for c := range 3 {
+		o := out.Data[c*m : (c+1)*m]
+		if n.luma {
+			k := float32(255 * lumaGain / float64(passes))
+			for i, v := range corr.Data {
+				o[i] += k * v
+			}
+			continue
+		}
+		k := float32(255 / float64(passes))
+		for i, v := range corr.Data[c*m : (c+1)*m] {
+			o[i] += k * v
+		}
+	}
+	clamp255(out.Data)
+	return out, nil
+}
+
+// tileCount is the number of tiles correction cuts src into.
+func (n *OwnNetwork) tileCount(src *tensor.Tensor) int {
+	_, _, h, w := src.Dims()
+	pad := n.shape.margin
+	tile, over := n.tile, n.over
+	if tile <= 0 {
+		return 1
+	}
+	return len(planAxis(w+2*pad, tile, over)) * len(planAxis(h+2*pad, tile, over))
+}
+
+// correction runs the network over src ([1,C,H,W], times k for the
+// network), mirrored outwards by the receptive-field radius, tile by tile,
+// and returns the blended correction [1,C,H*ps,W*ps] (/255).
+func (n *OwnNetwork) correction(ctx context.Context, src *tensor.Tensor, ps int, k float32, progress Progress) (*tensor.Tensor, error) {
+	_, _, h, w := src.Dims()
+	pad := n.shape.margin
 	in := mirrorPad(src, pad, k)
 	_, ch, ph, pw := in.Dims()
 	tile, over := n.tile, n.over
@@ -217,8 +276,7 @@ func (n *OwnNetwork) Upscale(ctx context.Context, rgb *tensor.Tensor, progress P
 	if progress != nil {
 		progress(0, total)
 	}
-	// corr is the blended correction, /255, without the padding.
-	corr := tensor.New(1, ch, h*s, w*s)
+	corr := tensor.New(1, ch, h*ps, w*ps)
 	for i, t := range plan.tiles {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -232,22 +290,52 @@ func (n *OwnNetwork) Upscale(ctx context.Context, rgb *tensor.Tensor, progress P
 			progress(i+1, total)
 		}
 	}
-	m := h * s * w * s
-	for c := range 3 {
-		o := out.Data[c*m : (c+1)*m]
-		if n.luma {
-			k := float32(255 * lumaGain)
-			for i, v := range corr.Data {
-				o[i] += k * v
+	return corr, nil
+}
+
+// flipTranspose returns t ([1,C,H,W]) transformed by a (bit 0: flip x,
+// bit 1: flip y, bit 2: transpose; transposing first), or, with inverse,
+// undoes that transform. a = 0 returns t itself.
+func flipTranspose(t *tensor.Tensor, a int, inverse bool) *tensor.Tensor {
+	if a == 0 {
+		return t
+	}
+	_, c, h, w := t.Dims()
+	oh, ow := h, w
+	if a&4 != 0 {
+		oh, ow = w, h
+	}
+	out := tensor.New(1, c, oh, ow)
+	for ch := range c {
+		for y := range oh {
+			for x := range ow {
+				sx, sy := x, y
+				if inverse { // out(x, y) = t(transpose(unflip(x, y)))
+					if a&1 != 0 {
+						sx = ow - 1 - sx
+					}
+					if a&2 != 0 {
+						sy = oh - 1 - sy
+					}
+					if a&4 != 0 {
+						sx, sy = sy, sx
+					}
+				} else { // out(x, y) = t(flip(transpose(x, y)))
+					if a&4 != 0 {
+						sx, sy = sy, sx
+					}
+					if a&1 != 0 {
+						sx = w - 1 - sx
+					}
+					if a&2 != 0 {
+						sy = h - 1 - sy
+					}
+				}
+				out.Data[(ch*oh+y)*ow+x] = t.Data[(ch*h+sy)*w+sx]
 			}
-			continue
-		}
-		for i, v := range corr.Data[c*m : (c+1)*m] {
-			o[i] += 255 * v
 		}
 	}
-	clamp255(out.Data)
-	return out, nil
+	return out
 }
 
 // mirrorPad returns k times t ([1,C,H,W]) extended by pad pixels on every

@@ -291,3 +291,52 @@ func TestMirror(t *testing.T) {
 		}
 	}
 }
+
+func TestFlipTranspose(t *testing.T) {
+	x := randomImage(1, 3, 5)
+	for a := range 8 {
+		y := flipTranspose(x, a, false)
+		if a&4 != 0 && !tensor.ShapeEqual(y.Shape, []int{1, 3, 5, 3}) {
+			t.Fatalf("a=%d: shape %v", a, y.Shape)
+		}
+		if back := flipTranspose(y, a, true); tensor.MaxAbsDiff(back, x) != 0 {
+			t.Errorf("a=%d: the inverse does not restore the image", a)
+		}
+		if a != 0 && tensor.MaxAbsDiff(y.Reshape(x.Shape...), x) == 0 {
+			t.Errorf("a=%d changed nothing", a)
+		}
+	}
+}
+
+func TestOwnSelfEnsemble(t *testing.T) {
+	hr := crop(sharedImage(t, "sr/CSet5/bird.png"), 0, 0, 120, 120)
+	lr, ref, err := Downscale(hr, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var psnr [2]float64
+	var calls, last int
+	for i, ens := range []bool{false, true} {
+		u, err := Open("srcnn", 3, Options{SelfEnsemble: ens, Tile: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := u.Upscale(context.Background(), lr, func(done, total int) { calls++; last = total })
+		if err != nil {
+			t.Fatal(err)
+		}
+		Quantize(out.Data)
+		q, err := Compare(ref, out, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		psnr[i] = q.PSNR
+	}
+	t.Logf("srcnn x3 on a crop of bird: %.3f dB, self-ensemble %.3f dB", psnr[0], psnr[1])
+	if !(psnr[1] > psnr[0]) || psnr[1] > psnr[0]+1 {
+		t.Errorf("self-ensemble %.3f dB against %.3f dB", psnr[1], psnr[0])
+	}
+	if last < 8 || calls < last {
+		t.Errorf("progress: %d calls, total %d", calls, last)
+	}
+}
