@@ -152,6 +152,43 @@ func maxPool2x2(in, out []float32, arg []int32, w, oh, ow int) {
 	}
 }
 
+// maxPool2x2Backward writes the gradient of one input plane (h x w) of the
+// unpadded 2x2, stride 2 case from the output gradient g and the winners
+// arg (see maxPool2x2): the windows do not overlap, so each input gets its
+// window's gradient or 0, written without a clearing pass; the row and
+// column no window covers (odd sizes) are cleared.
+func maxPool2x2Backward(dx, g []float32, arg []int32, h, w, oh, ow int) {
+	for i := 0; i < oh; i++ {
+		r0 := dx[2*i*w : 2*i*w+2*ow]
+		r1 := dx[(2*i+1)*w : (2*i+1)*w+2*ow]
+		gi := g[i*ow : (i+1)*ow]
+		a := arg[i*ow : (i+1)*ow]
+		base := int32(2 * i * w)
+		w32 := int32(w)
+		for j, v := range gi {
+			k := a[j] - base - int32(2*j) // 0, 1, w or w+1
+			r0[2*j] = self32(k == 0, v)
+			r0[2*j+1] = self32(k == 1, v)
+			r1[2*j] = self32(k == w32, v)
+			r1[2*j+1] = self32(k == w32+1, v)
+		}
+		if 2*ow < w {
+			clear(dx[2*i*w+2*ow : (2*i+1)*w])
+			clear(dx[(2*i+1)*w+2*ow : (2*i+2)*w])
+		}
+	}
+	clear(dx[2*oh*w : h*w])
+}
+
+// self32 is c ? v : 0, without a branch.
+func self32(c bool, v float32) float32 {
+	var m uint32
+	if c {
+		m = ^uint32(0)
+	}
+	return math.Float32frombits(math.Float32bits(v) & m)
+}
+
 // sel32 is c ? a : b; the compiler turns it into a conditional move.
 func sel32(c bool, a, b int32) int32 {
 	if c {
@@ -179,10 +216,18 @@ func (p *MaxPool2D) Backward(dy *tensor.Tensor) *tensor.Tensor {
 func (p *MaxPool2D) backwardPlanes(lo, hi int) {
 	n, c, h, w := p.inShape[0], p.inShape[1], p.inShape[2], p.inShape[3]
 	plane := len(p.dy.Data) / max(n*c, 1)
+	_, _, oh, ow := p.y.Dims()
+	_, pt := poolGeom(h, p.K, p.Stride, p.Pad, p.Same)
+	_, pleft := poolGeom(w, p.K, p.Stride, p.Pad, p.Same)
+	fast := p.K == 2 && p.Stride == 2 && pt == 0 && pleft == 0 && 2*oh <= h && 2*ow <= w
 	for pl := lo; pl < hi; pl++ {
 		dx := p.dx.Data[pl*h*w : (pl+1)*h*w]
-		clear(dx)
 		g := p.dy.Data[pl*plane : (pl+1)*plane]
+		if fast {
+			maxPool2x2Backward(dx, g, p.arg[pl*plane:(pl+1)*plane], h, w, oh, ow)
+			continue
+		}
+		clear(dx)
 		for i, a := range p.arg[pl*plane : (pl+1)*plane] {
 			if a >= 0 {
 				dx[a] += g[i]

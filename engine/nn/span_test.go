@@ -73,3 +73,33 @@ func TestParallelReLUAndMaxPool(t *testing.T) {
 		t.Errorf("%v allocations per warm pass", a)
 	}
 }
+
+// TestMaxPool2x2Backward checks the 2x2 fast path of the backward pass
+// against scattering the gradient onto a cleared plane, for even and odd
+// sizes and a plane full of stale values.
+func TestMaxPool2x2Backward(t *testing.T) {
+	for _, sz := range [][2]int{{8, 6}, {7, 9}, {5, 5}, {2, 3}} {
+		h, w := sz[0], sz[1]
+		t.Run(fmt.Sprintf("%dx%d", h, w), func(t *testing.T) {
+			x := randTensor(int64(h*w), 1, 2, h, w)
+			p := NewMaxPool2D(2, 2, 0)
+			y := p.Forward(x)
+			dy := randTensor(7, y.Shape...)
+			want := make([]float32, len(x.Data))
+			plane := len(y.Data) / 2
+			for pl := 0; pl < 2; pl++ {
+				for i, a := range p.arg[pl*plane : (pl+1)*plane] {
+					want[pl*h*w+int(a)] += dy.Data[pl*plane+i]
+				}
+			}
+			p.dx = tensor.New(x.Shape...)
+			for i := range p.dx.Data {
+				p.dx.Data[i] = 99 // stale values the pass must overwrite
+			}
+			got := p.Backward(dy)
+			if !equalF32(got.Data, want) {
+				t.Errorf("gradient %v, want %v", got.Data, want)
+			}
+		})
+	}
+}
