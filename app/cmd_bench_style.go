@@ -230,7 +230,7 @@ func (c benchStyleConfig) run(ctx context.Context, stdout, stderr io.Writer) err
 	}
 	_, _, h, w := content.Dims()
 	settings := style.DefaultSettings()
-	const history = 100
+	history := style.HistoryFor(3*w*h, 0) // the product's; PyTorch gets the same
 	req := style.Request{
 		Content: content, Styles: []*tensor.Tensor{styleImg}, Size: c.size, Scales: 1,
 		Settings: &settings, History: history, Normalise: style.NormNone,

@@ -184,11 +184,11 @@ func TestNoRepeatedEvaluation(t *testing.T) {
 
 func TestHistoryFor(t *testing.T) {
 	for _, tc := range []struct{ w, h, history, want int }{
-		{512, 384, 0, 100},
-		{472, 472, 0, 100},
-		{512, 512, 0, 85},
-		{1024, 768, 0, 28},
-		{1024, 1024, 0, 21},
+		{408, 408, 0, 100},
+		{512, 384, 0, 85},
+		{512, 512, 0, 64},
+		{1024, 768, 0, 21},
+		{1024, 1024, 0, 16},
 		{8192, 8192, 0, minAutoHistory},
 		{1024, 768, 7, 7},
 		{64, 64, 200, 200},

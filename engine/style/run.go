@@ -462,10 +462,11 @@ func (r *runner) optimise(ctx context.Context, k, budget int, onFrame func(Frame
 // HistoryFor returns the L-BFGS history of a run over n values (3 per
 // pixel) when Request.History is history: history itself when positive,
 // else 100 pairs, or fewer for large images so that the pairs (two
-// vectors of n float32 each) take at most 512 MiB: 100 up to about 470x470
-// pixels and at 512x384, 85 at 512x512, 28 at 1024x768, 21 at 1024x1024.
+// vectors of n float32 each) take at most 384 MiB: 100 up to about 410x410
+// pixels, 85 at 512x384, 64 at 512x512, 21 at 1024x768, 16 at 1024x1024.
 // Fewer pairs cost little (SciPy's L-BFGS-B keeps 10); the history is what
-// grows a long run's memory.
+// grows a long run's memory, and at 1024x768 the network's buffers already
+// take 2.6 GB of the 3 GiB a run may use.
 func HistoryFor(n, history int) int {
 	if history > 0 {
 		return history

@@ -342,7 +342,7 @@ type Request struct {
 	Optimizer Optimizer
 	// History is the number of L-BFGS correction pairs. Each costs two
 	// copies of the image (4.7 MB at 512x384). Default (0): 100, fewer for
-	// large images so that the history stays within 512 MiB (see
+	// large images so that the history stays within 384 MiB (see
 	// HistoryFor).
 	History int
 	// LearningRate is Adam's step size in pixel units (0..255). Default 5.
@@ -366,7 +366,7 @@ const (
 	defaultMaxSize      = 512
 	defaultIterations   = 400
 	defaultHistory      = 100
-	maxHistoryBytes     = 512 << 20 // the automatic history's memory
+	maxHistoryBytes     = 384 << 20 // the automatic history's memory
 	minAutoHistory      = 10        // ... but never fewer pairs than this
 	defaultLearningRate = 5
 	minFirstScale       = 128
