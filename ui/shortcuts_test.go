@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"fmt"
 	"image"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -146,6 +148,47 @@ func TestTabOption(t *testing.T) {
 			}
 			if s.sample.path != sample || s.lowRes.path != img {
 				t.Errorf("sample %q and image %q, want %q and %q", s.sample.path, s.lowRes.path, sample, img)
+			}
+		})
+	}
+}
+
+func TestAutostartOnOtherTabs(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "img.png")
+	writePNG(t, img, 32, 32)
+	for _, tc := range []struct {
+		opts Options
+		want job.Kind // "" = no job
+	}{
+		{Options{Tab: "texture", Sample: img, Autostart: true}, job.KindTexture},
+		{Options{Tab: "upscale", Image: img, Autostart: true}, job.KindUpscale},
+		{Options{Tab: "upscale", Image: img}, ""},
+		{Options{Tab: "texture", Image: img, Autostart: true}, ""}, // no sample
+	} {
+		t.Run(fmt.Sprintf("%+v", tc.opts), func(t *testing.T) {
+			e := &fakeEngine{}
+			s := newStudio(test.NewTempApp(t), tc.opts, noPick(t))
+			var mu sync.Mutex
+			s.onUI = func(f func()) { mu.Lock(); defer mu.Unlock(); f() }
+			s.engine = e
+			s.onUI(s.preload)
+			// The job starts, if at all, as the image is shown.
+			waitFor(t, s, func() bool { return s.sample.path != "" || s.lowRes.path != "" })
+			e.mu.Lock()
+			defer func() {
+				e.mu.Unlock()
+				s.pending.Wait()
+			}()
+			switch {
+			case tc.want == "" && len(e.reqs) != 0:
+				t.Errorf("started %+v, want nothing", e.reqs[0])
+			case tc.want != "" && (len(e.reqs) != 1 || e.reqs[0].Kind != tc.want):
+				t.Errorf("started %+v, want one %s job", e.reqs, tc.want)
+			}
+			for _, j := range e.jobs {
+				j.updates <- job.Update{Kind: job.Cancelled}
+				close(j.updates)
 			}
 		})
 	}

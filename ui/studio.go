@@ -39,7 +39,9 @@ type Options struct {
 	// Style is an image file to open as the style image at start; "" opens
 	// none.
 	Style string
-	// Autostart asks to start stylising once both images are open.
+	// Autostart asks to start stylising once both images are open; with
+	// Tab "texture" or "upscale" it starts that tab's job instead, once
+	// Sample or Image is open.
 	Autostart bool
 	// Sample is an image file to open as the Texture tab's sample; ""
 	// opens none.
@@ -151,6 +153,7 @@ type studio struct {
 	recentMenu               *fyne.Menu
 	recent                   []string      // recently opened images, newest first
 	remembers                bool          // window size and recent images are saved
+	autostartTab             bool          // start the Texture or Upscale job once its image is open
 	probe                    *latencyProbe // nil unless Options.LatencyProbe
 }
 
@@ -181,7 +184,10 @@ func newStudio(a fyne.App, opts Options, pick picker) *studio {
 // preload starts loading the images named on the command line; with
 // Autostart and both images named, the job starts once both are open.
 func (s *studio) preload() {
-	s.sc.autostart = s.opts.Autostart && s.opts.Content != "" && s.opts.Style != ""
+	s.sc.autostart = s.opts.Autostart && s.opts.Content != "" && s.opts.Style != "" &&
+		(s.opts.Tab == "" || s.opts.Tab == "style")
+	s.autostartTab = s.opts.Autostart && (s.opts.Tab == "texture" && s.opts.Sample != "" ||
+		s.opts.Tab == "upscale" && s.opts.Image != "")
 	if s.opts.Content != "" {
 		s.load(s.content, s.opts.Content)
 	}
@@ -270,7 +276,7 @@ func (s *studio) load(p *pane, path string) {
 				return // superseded by a later choice
 			}
 			if err != nil {
-				s.sc.autostart = false
+				s.sc.autostart, s.autostartTab = false, false
 				dialog.ShowError(err, s.window)
 				return
 			}
@@ -292,6 +298,10 @@ func (s *studio) opened(p *pane, path string, pv *preview) {
 	if s.sc.autostart && s.content.path != "" && len(s.sc.styles) > 0 {
 		s.sc.autostart = false
 		s.startJob()
+	}
+	if s.autostartTab && p != s.content && p == s.mainPane() {
+		s.autostartTab = false
+		s.actions().startStop()
 	}
 }
 
