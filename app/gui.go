@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	_ "atelier/app/cmessages" // before Fyne reads the locale: no "Error parsing user locale C"
 	"atelier/engine/service/runner"
 	"atelier/ui"
 )

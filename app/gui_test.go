@@ -3,10 +3,15 @@ package app
 import (
 	"bytes"
 	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"atelier/assets"
 	"atelier/ui"
 )
 
@@ -51,5 +56,47 @@ func TestUsageListsStudioFlags(t *testing.T) {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("help lacks %q:\n%s", flag, stdout.String())
 		}
+	}
+}
+
+// TestFyneAppComplete checks FyneApp.toml names the app and points at the
+// icon the binary embeds, a square PNG large enough for desktop launchers.
+func TestFyneAppComplete(t *testing.T) {
+	root := repoRoot(t)
+	data, err := os.ReadFile(filepath.Join(root, "FyneApp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(name string) string {
+		m := regexp.MustCompile(`(?m)^\s*` + name + `\s*=\s*"?([^"\n]+)"?\s*$`).FindSubmatch(data)
+		if m == nil {
+			t.Errorf("FyneApp.toml has no %s", name)
+			return ""
+		}
+		return string(m[1])
+	}
+	if got := field("Name"); got != "Atelier" {
+		t.Errorf("Name = %q, want Atelier", got)
+	}
+	if got := field("Build"); got == "" || strings.Trim(got, "0123456789") != "" {
+		t.Errorf("Build = %q, want a number", got)
+	}
+	icon := field("Icon")
+	if icon == "" {
+		return
+	}
+	pngData, err := os.ReadFile(filepath.Join(root, icon))
+	if err != nil {
+		t.Fatalf("the icon FyneApp.toml names: %v", err)
+	}
+	if !bytes.Equal(pngData, assets.IconPNG) {
+		t.Errorf("%s differs from the icon the binary embeds (assets.IconPNG)", icon)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(pngData))
+	if err != nil {
+		t.Fatalf("%s: %v", icon, err)
+	}
+	if cfg.Width != cfg.Height || cfg.Width < 256 {
+		t.Errorf("icon is %d x %d, want square and at least 256 px", cfg.Width, cfg.Height)
 	}
 }
