@@ -100,6 +100,9 @@ func TestOwnBeatsBicubic(t *testing.T) {
 }
 
 func TestOwnTilingMatchesWholeImage(t *testing.T) {
+	if raceEnabled {
+		t.Skip("whole networks over an image: too slow under the race detector")
+	}
 	hr := crop(sharedImage(t, "sr/CSet5/bird.png"), 48, 48, 192, 192)
 	for _, o := range ownMethods() {
 		t.Run(o.name+"-x"+string(rune('0'+o.scale)), func(t *testing.T) {
@@ -309,6 +312,9 @@ func TestFlipTranspose(t *testing.T) {
 }
 
 func TestOwnSelfEnsemble(t *testing.T) {
+	if raceEnabled {
+		t.Skip("whole networks over an image: too slow under the race detector")
+	}
 	hr := crop(sharedImage(t, "sr/CSet5/bird.png"), 0, 0, 120, 120)
 	lr, ref, err := Downscale(hr, 3)
 	if err != nil {

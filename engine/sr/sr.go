@@ -114,10 +114,10 @@ var methods = []Method{
 	{Name: "esrgan-thick", Scales: []int{2, 3, 4, 8}, models: scaleModels("esrgan-thick"),
 		Description: "UpscalerJS esrgan-thick (RRDN, the best; 20-40 times slower than slim)",
 		net:         &netConfig{unit: 1, overlap: 24}},
-	{Name: "srcnn", Scales: []int{3}, own: map[int]string{3: "srcnn-x3"},
+	{Name: "srcnn", Scales: []int{2, 3, 4}, own: map[int]string{2: "srcnn-x2", 3: "srcnn-x3", 4: "srcnn-x4"},
 		Description: "Atelier's own SRCNN 9-1-5 on luma, trained by atelier train (tiny, fast)",
-		net:         &netConfig{unit: 1, overlap: 16}},
-	{Name: "pixel", Scales: []int{4}, own: map[int]string{4: "pixel-x4"},
+		net:         &netConfig{unit: 1, overlap: 24}}, // the outer quarter covers its radius of 6: tiles are exact
+	{Name: "pixel", Scales: []int{2, 4}, own: map[int]string{2: "pixel-x2", 4: "pixel-x4"},
 		Description: "Atelier's own residual pixel-shuffle network, trained with pixel MSE (sharp and faithful)",
 		net:         &netConfig{unit: 1, overlap: 24}},
 	{Name: "perceptual", Scales: []int{4}, own: map[int]string{4: "perceptual-x4"},

@@ -219,6 +219,9 @@ func TestLoadIntoOtherArchitecture(t *testing.T) {
 // must fall clearly below the loss of plain bicubic, where it starts (the
 // last layer starts at zero).
 func TestTrainingReducesLoss(t *testing.T) {
+	if raceEnabled {
+		t.Skip("hundreds of training steps: too slow under the race detector (TestRunEvaluatesAndWrites runs the loop)")
+	}
 	images := synthImages(t, 3, 96, 80, 1)
 	cases := []Config{
 		{Arch: ArchSRCNN, Scale: 2, Iters: 150, Batch: 4, Patch: 20, Margin: 4, LR: 3e-3},
