@@ -9,7 +9,7 @@ import (
 )
 
 // watch reads j's updates until the final one and shows them, at most
-// about 15 a second (frameGap): the service's channel keeps only the
+// about 8 a second (frameGap): the service's channel keeps only the
 // latest update, so waiting here drops the stale ones instead of queueing
 // closures for the UI. Each update is shown through onUI, which waits, so
 // at most one is in flight.

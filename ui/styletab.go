@@ -102,7 +102,7 @@ func tvOf(pos float64) float64 {
 // style panes.
 func (s *studio) buildStyleTab() fyne.CanvasObject {
 	c := &s.sc
-	c.frameGap = time.Second / 15
+	c.frameGap = time.Second / 8
 	c.styleList = container.NewVBox()
 
 	c.ratioLabel = widget.NewLabel("")
@@ -200,7 +200,9 @@ func (s *studio) buildStyleTab() fyne.CanvasObject {
 
 	c.output = canvas.NewImageFromImage(nil)
 	c.output.FillMode = canvas.ImageFillContain
-	c.output.ScaleMode = canvas.ImageScaleSmooth
+	// Fastest: the GPU scales the frame with a linear filter. Smooth would
+	// rescale every frame in software (Catmull-Rom) on the UI goroutine.
+	c.output.ScaleMode = canvas.ImageScaleFastest
 	c.output.SetMinSize(fyne.NewSize(320, 320))
 	c.compare = newCompareView(c.output)
 	c.compareOn = widget.NewCheck("Before/after", func(on bool) {
