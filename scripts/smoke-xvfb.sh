@@ -5,21 +5,24 @@
 #   studio.png         the Style tab with two paintings open, ready
 #   style-running.png  the Style tab stylising tubingen.jpg after starry_night
 #                      (--autostart, 512 px) while the fyne.Do latency probe
-#                      measures; the smoke fails when its p95 is 50 ms or more
+#                      measures (reported; a limit only with SMOKE_P95_MAX_MS)
 #   texture.png        the Texture tab synthesising from a sample (--tab texture)
 #   upscale.png        the Upscale tab enlarging an image (--tab upscale)
 #
 #   scripts/smoke-xvfb.sh [DIR]   (default docs/screenshots)
 #
 # It fails when a window never appears, the binary exits early, a screenshot
-# is blank or the probe finds the window slow. The images come from the
+# is blank, or, with SMOKE_P95_MAX_MS set (make bench sets 50), when the
+# probe finds the window slow: a timing target is a benchmark, not a test,
+# so the plain smoke (CI) only reports it. The images come from the
 # shared reference folder ($ATELIER_SHARED, default ../shared); without it
 # only the empty studio is shot. Settings go to a temporary folder
 # (ATELIER_CONFIG_DIR), so the person's own are neither used nor changed.
 #
 # Environment: SMOKE_BIN=path uses that binary instead of building
 # bin/atelier; SMOKE_PROBE_FOR (default 20s) is how long the probe measures
-# once the job runs; SMOKE_P95_MAX_MS (default 50) is the limit.
+# once the job runs; SMOKE_P95_MAX_MS (default unset: report only) is the
+# limit.
 set -euo pipefail
 
 # wait_window LOG: wait up to 30 s for a window titled Atelier.
@@ -152,10 +155,14 @@ probe=$work/probe.json
 echo "smoke: fyne.Do latency while the engine works: $(tr -s ' \n' ' ' <"$probe")"
 samples=$(sed -n 's/.*"samples": *\([0-9]*\).*/\1/p' "$probe")
 p95=$(sed -n 's/.*"p95_ms": *\([0-9.]*\).*/\1/p' "$probe")
-limit=${SMOKE_P95_MAX_MS:-50}
+limit=${SMOKE_P95_MAX_MS:-}
 if [ "${samples:-0}" -lt 100 ]; then
 	echo "smoke: the probe took only ${samples:-0} samples: the job did not run long enough" >&2
 	exit 1
+fi
+if [ -z "$limit" ]; then
+	echo "smoke: p95 $p95 ms (no limit set; make bench checks it against 50 ms)"
+	exit 0
 fi
 if awk -v p="$p95" -v l="$limit" 'BEGIN { exit !(p >= l) }'; then
 	echo "smoke: the window is slow to respond while the engine works: p95 $p95 ms >= $limit ms" >&2
