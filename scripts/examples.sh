@@ -16,7 +16,9 @@
 # ../shared/images, else $ATELIER_SHARED/images), OUT (default
 # docs/examples), SIZE (default 512), ITERS (stylize iterations over all
 # scales, default 160), TEX_ITERS (Gram texture iterations, default 150),
-# NETWORK (the sheet's feature network, default resnet50), FORCE.
+# NETWORK (the sheet's feature network, default resnet50), FORCE, ONLY
+# (render only these panels, named without .jpg, and assemble nothing: for
+# rendering in parallel, or again after a change).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,6 +30,7 @@ ITERS=${ITERS:-160}
 TEX_ITERS=${TEX_ITERS:-150}
 NETWORK=${NETWORK:-resnet50}
 FORCE=${FORCE:-}
+ONLY=${ONLY:-}
 NICE=(nice -n 10)
 
 die() { echo "examples: $*" >&2; exit 1; }
@@ -39,15 +42,23 @@ mkdir -p "$OUT"
 C=$IMAGES/content
 S=$IMAGES/style
 
-# fresh FILE: whether FILE must be rendered (missing, or FORCE set).
-fresh() { [[ -n $FORCE || ! -s $1 ]]; }
+# fresh FILE: whether FILE must be rendered (missing, or FORCE set; with
+# ONLY, only the panels it names).
+fresh() {
+	if [[ -n $ONLY ]]; then
+		local name
+		name=$(basename "$1" .jpg)
+		[[ " $ONLY " == *" $name "* ]] || return 1
+	fi
+	[[ -n $FORCE || ! -s $1 ]]
+}
 
 # stylize OUT ARGS...: one style transfer at $SIZE px, written atomically
 # (a cancelled run leaves no half-finished panel behind).
 stylize() {
 	local out=$OUT/$1
 	shift
-	fresh "$out" || { echo "keeping $out"; return; }
+	fresh "$out" || { [[ -n $ONLY ]] || echo "keeping $out"; return; }
 	echo "rendering $out"
 	local tmp=$OUT/.tmp-$$-$(basename "$out")
 	"${NICE[@]}" "$ATELIER" stylize --size "$SIZE" --iters "$ITERS" --out "$tmp" --force "$@" >/dev/null
@@ -58,7 +69,7 @@ stylize() {
 texture() {
 	local out=$OUT/$1
 	shift
-	fresh "$out" || { echo "keeping $out"; return; }
+	fresh "$out" || { [[ -n $ONLY ]] || echo "keeping $out"; return; }
 	echo "rendering $out"
 	local tmp=$OUT/.tmp-$$-$(basename "$out")
 	"${NICE[@]}" "$ATELIER" texture --seed 1 --out "$tmp" --force "$@" >/dev/null
@@ -103,7 +114,11 @@ if "$ATELIER" models list 2>/dev/null | grep -Eq '^vgg19-full +.* (verified|pres
 	panels+=("$OUT/net-vgg19-full.jpg")
 	labels+=("full VGG19")
 else
-	echo "vgg19-full is not downloaded: the networks sheet has no full-VGG19 panel"
+	[[ -n $ONLY ]] || echo "vgg19-full is not downloaded: the networks sheet has no full-VGG19 panel"
+fi
+
+if [[ -n $ONLY ]]; then
+	exit 0
 fi
 
 # Labelled sheets. DejaVu Sans when installed, else ImageMagick's default.
@@ -115,6 +130,8 @@ tmpdir=$(mktemp -d)
 trap 'rm -f "$OUT"/.tmp-$$-*; rm -rf "$empty" "$tmpdir"' EXIT
 montage "$OUT/tile.jpg" "$OUT/tile.jpg" "$OUT/tile.jpg" "$OUT/tile.jpg" -tile 2x2 -geometry +0+0 "$tmpdir/tile2x2.png"
 
+# Four columns: the transfers, the morph, the textures ("null:" leaves a
+# cell empty).
 sheet=(
 	"$OUT/tubingen-starry.jpg" "tubingen x starry_night"
 	"$OUT/golden_gate-scream.jpg" "golden_gate x the_scream"
@@ -123,15 +140,17 @@ sheet=(
 	"$OUT/morph-0.jpg" "morph 0 (shipwreck)"
 	"$OUT/morph-0.5.jpg" "morph 0.5"
 	"$OUT/morph-1.jpg" "morph 1 (Matisse)"
-	"$tmpdir/tile2x2.png" "tileable texture, 2x2"
-	"$OUT/texture-gram.jpg" "texture: gram (neural)"
+	null: ""
+	"$OUT/texture-gram.jpg" "texture: Gram (neural)"
 	"$OUT/texture-patch.jpg" "texture: patch"
+	"$tmpdir/tile2x2.png" "tileable texture, 2x2"
+	null: ""
 )
 args=()
 for ((i = 0; i < ${#sheet[@]}; i += 2)); do
 	args+=(-label "${sheet[i + 1]}" "${sheet[i]}")
 done
-montage "${font[@]}" -pointsize 15 "${args[@]}" -tile 4x -geometry '384x384>+6+6' \
+montage "${font[@]}" -pointsize 15 "${args[@]}" -tile 4x -geometry '384x288>+6+6' \
 	-background white "$tmpdir/sheet.png"
 convert "$tmpdir/sheet.png" -strip -quality 90 "$OUT/sheet.jpg"
 
@@ -139,7 +158,7 @@ args=()
 for i in "${!panels[@]}"; do
 	args+=(-label "${labels[i]}" "${panels[i]}")
 done
-montage "${font[@]}" -pointsize 16 "${args[@]}" -tile "${#panels[@]}x1" -geometry '512x512>+6+6' \
+montage "${font[@]}" -pointsize 16 "${args[@]}" -tile "${#panels[@]}x1" -geometry '512x384>+6+6' \
 	-background white "$tmpdir/networks.png"
 convert "$tmpdir/networks.png" -strip -quality 90 "$OUT/networks.jpg"
 echo "wrote $OUT/sheet.jpg and $OUT/networks.jpg"
