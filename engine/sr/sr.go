@@ -186,9 +186,9 @@ type Options struct {
 	// an image share one size, as small as covering it allows. Memory
 	// grows with its square, the result hardly depends on it (see
 	// Overlap). 0 means as large as TileMemory allows for the model,
-	// between 48 and 512 (488 for slim x2, 224 for medium x2, 88 for
-	// thick); a negative value runs the whole image at once. Ignored by
-	// bicubic.
+	// between 48 and 512 (512 for slim, default-x2 and thick, 392 for
+	// medium at x2-x4, 128 for slim and medium at x8); a negative value
+	// runs the whole image at once. Ignored by bicubic.
 	Tile int
 	// Overlap is the least number of input pixels adjacent tiles share.
 	// The outer quarter of it on each side only gives the network context
