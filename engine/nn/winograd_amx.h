@@ -123,6 +123,34 @@ static int wg_amx_init(void) {
 	return 1;
 }
 
+// WG_PF_AHEAD is how far ahead (in bfloat16 values, whole tiles) the
+// products prefetch the weight tiles they stream from memory.
+#define WG_PF_AHEAD (2 * 512)
+
+// wg_prefetch_a prefetches one 1 KiB weight tile at each of h, m and l and
+// rowblk values past each (the second row block), into L1. Near the end of
+// the weights the addresses may lie past them: prefetches never fault.
+WG_INLINE void wg_prefetch_a(const uint16_t *h, const uint16_t *m, const uint16_t *l, long rowblk) {
+	for (int i = 0; i < 512; i += 32) {
+		_mm_prefetch((const char *)(h + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(h + rowblk + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(m + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(m + rowblk + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(l + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(l + rowblk + i), _MM_HINT_T0);
+	}
+}
+
+// wg_prefetch_a2 is wg_prefetch_a for two planes, h and l.
+WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk) {
+	for (int i = 0; i < 512; i += 32) {
+		_mm_prefetch((const char *)(h + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(h + rowblk + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(l + i), _MM_HINT_T0);
+		_mm_prefetch((const char *)(l + rowblk + i), _MM_HINT_T0);
+	}
+}
+
 // wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
 // [q0, q1) of the products, m = u v (bf16x6, see above) over kb 32-wide
 // blocks of the input channels and nq 32-wide blocks of tiles. u holds
@@ -157,6 +185,9 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 					const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0;
 					const uint32_t *bm = bh + vplane, *bl = bh + 2 * vplane;
 					const long ak = 512L * k;
+					if (nb == 0) // the weights come from memory: fetch ahead
+						wg_prefetch_a(ah + ak + WG_PF_AHEAD, am + ak + WG_PF_AHEAD,
+						              al + ak + WG_PF_AHEAD, rowblk);
 #define WG_TDP4()                                                                                  \
 	do {                                                                                       \
 		_tile_dpbf16ps(0, 4, 6);                                                           \
@@ -226,6 +257,8 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 				for (int k = 0; k < kb; k++) {
 					const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0, *bl = bh + vplane;
 					const long ak = 512L * k;
+					if (nb == 0)
+						wg_prefetch_a2(ah + ak + WG_PF_AHEAD, al + ak + WG_PF_AHEAD, rowblk);
 					_tile_loadd(4, ah + ak, 64);
 					_tile_loadd(5, ah + rowblk + ak, 64);
 					_tile_loadd(6, bh, sb);
