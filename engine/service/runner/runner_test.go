@@ -411,3 +411,79 @@ func TestStylizeContinue(t *testing.T) {
 		t.Errorf("a starting picture in memory was recorded: %s", s)
 	}
 }
+
+// TestStylizeHugeInputNotice: a content picture over HugeInputPixels is
+// scaled down as it is read and the job says so in a notice; an ordinary
+// one larger than the output is scaled silently.
+func TestStylizeHugeInputNotice(t *testing.T) {
+	if raceEnabled {
+		t.Skip("decoding a 42-megapixel picture takes too long under the race detector")
+	}
+	svc := testService(t)
+	dir := t.TempDir()
+	notices := func(content string) []string {
+		req := shortRequest(t, 1)
+		req.Stylize.Content = job.Source{Path: content}
+		h, err := svc.Start(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for u := range h.Updates() {
+			got = append(got, u.Notices...)
+			if u.Kind == job.Error {
+				t.Fatalf("the job failed: %v", u.Err)
+			}
+		}
+		return got
+	}
+	huge := filepath.Join(dir, "huge.png")
+	writePNG(t, huge, 7000, 6000)
+	got := notices(huge)
+	if len(got) != 1 || !strings.Contains(got[0], "7000x6000") || !strings.Contains(got[0], "scaled down to 64x55") {
+		t.Errorf("notices for a 42-megapixel content image: %q, want one naming 7000x6000 and 64x55", got)
+	}
+	ordinary := filepath.Join(dir, "ordinary.png")
+	writePNG(t, ordinary, 700, 600)
+	if got := notices(ordinary); len(got) != 0 {
+		t.Errorf("notices for a 700x600 content image: %q, want none", got)
+	}
+}
+
+// TestStylizeUnusualInputs: CMYK JPEG, 16-bit interlaced PNG and
+// grayscale-with-alpha content pictures (engine/imageio's test files) each
+// give a picture, the CMYK one with its notice.
+func TestStylizeUnusualInputs(t *testing.T) {
+	svc := testService(t)
+	root, err := filepath.Abs(filepath.Join("..", "..", "imageio", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, notice string }{
+		{"ycck.jpg", "CMYK"},
+		{"adam7_16.png", ""},
+		{"graya.png", ""},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			req := shortRequest(t, 1)
+			req.Stylize.Content = job.Source{Path: filepath.Join(root, c.file)}
+			h, err := svc.Start(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var notices []string
+			var last job.Update
+			for u := range h.Updates() {
+				notices = append(notices, u.Notices...)
+				last = u
+			}
+			if last.Kind != job.Done || last.Image == nil {
+				t.Fatalf("final update %v (%v), want a picture", last.Kind, last.Err)
+			}
+			joined := strings.Join(notices, " | ")
+			if c.notice != "" && !strings.Contains(joined, c.notice) {
+				t.Errorf("notices %q, want one about %s", joined, c.notice)
+			}
+		})
+	}
+}

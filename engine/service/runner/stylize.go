@@ -303,6 +303,11 @@ func checkOut(req job.Request) error {
 	return nil
 }
 
+// HugeInputPixels is the size above which an input picture is called out
+// in a notice when it is scaled down on the way in: smaller ones are
+// scaled to the working size silently, as the user asked for that size.
+const HugeInputPixels = 40_000_000
+
 // loadSource reads one input image as RGB 0..255, scaled down (never up)
 // so that its longer side is at most maxSide. Pictures smaller than
 // minInputSide on a side are refused.
@@ -334,6 +339,10 @@ func loadSource(src job.Source, what string, maxSide int, rep *service.Reporter)
 	}
 	_, _, h, w := img.RGB.Dims()
 	scaled := w != img.OriginalWidth || h != img.OriginalHeight
+	if scaled && img.OriginalWidth*img.OriginalHeight > HugeInputPixels {
+		rep.Notice(fmt.Sprintf("The %s is %dx%d pixels (%d megapixels); it was scaled down to %dx%d as it was read.",
+			what, img.OriginalWidth, img.OriginalHeight, img.OriginalWidth*img.OriginalHeight/1_000_000, w, h))
+	}
 	for _, n := range img.Notices {
 		if scaled && strings.Contains(n, "scaled down") {
 			continue // asked for: the engine works at the output size
