@@ -42,8 +42,11 @@ const (
 	// the products.
 	wgCacheBytes = 1 << 20
 	// wgSpillTiles is the chunk size where even 32 tiles overflow
-	// wgCacheBytes; wgMaxChunk caps every chunk.
-	wgSpillTiles = 256
+	// wgCacheBytes: large enough that the transformed weights are read a
+	// few times per pass, small enough that the chunk's inputs and
+	// products spill only partly from L2 (256 was measurably slower on
+	// VGG's 128- and 256-channel layers); wgMaxChunk caps every chunk.
+	wgSpillTiles = 128
 	wgMaxChunk   = 512
 	// wgSamples weight values are compared to detect changed weights.
 	wgSamples = 61
