@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/nfnt/resize"
+
+	"atelier/engine/imageio/jpegmeta"
 )
 
 const (
@@ -30,8 +32,8 @@ const (
 // preview is an image prepared for display, plus what the caption says.
 type preview struct {
 	img    *image.RGBA // tightly packed, origin at (0,0), longest side <= previewSide
-	width  int         // original width in pixels
-	height int         // original height in pixels
+	width  int         // original width in pixels, upright (EXIF orientation applied)
+	height int         // original height in pixels, upright
 	format string      // "png", "jpeg" or "gif"
 }
 
@@ -80,7 +82,65 @@ func loadPreview(path string) (*preview, error) {
 	if err != nil {
 		return fail(decodeReason(err), err)
 	}
-	return &preview{img: fitRGBA(img, previewSide), width: cfg.Width, height: cfg.Height, format: format}, nil
+	o := fileOrientation(f, format)
+	w, h := jpegmeta.OrientedSize(cfg.Width, cfg.Height, o)
+	return &preview{img: orientRGBA(fitRGBA(img, previewSide), o), width: w, height: h, format: format}, nil
+}
+
+// exifHead is how much of a JPEG is searched for its EXIF orientation: the
+// APP1 segment comes first and is at most 64 KiB.
+const exifHead = 128 << 10
+
+// fileOrientation is the EXIF orientation (1..8) of the JPEG open in f, as
+// the engine applies it (jpegmeta); 1 for other formats or on any error.
+func fileOrientation(f io.ReaderAt, format string) int {
+	if format != "jpeg" {
+		return 1
+	}
+	head := make([]byte, exifHead)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 1
+	}
+	return jpegmeta.Orientation(head[:n])
+}
+
+// orientRGBA returns src turned upright for the EXIF orientation o (1..8;
+// other values leave it as it is): 2 mirror left-right, 3 rotate 180,
+// 4 mirror top-bottom, 5 transpose, 6 rotate 90 CW, 7 transverse,
+// 8 rotate 90 CCW.
+func orientRGBA(src *image.RGBA, o int) *image.RGBA {
+	if o < 2 || o > 8 {
+		return src
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	ow, oh := jpegmeta.OrientedSize(w, h, o)
+	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	for sy := 0; sy < h; sy++ {
+		for sx := 0; sx < w; sx++ {
+			var ox, oy int
+			switch o {
+			case 2:
+				ox, oy = w-1-sx, sy
+			case 3:
+				ox, oy = w-1-sx, h-1-sy
+			case 4:
+				ox, oy = sx, h-1-sy
+			case 5:
+				ox, oy = sy, sx
+			case 6:
+				ox, oy = h-1-sy, sx
+			case 7:
+				ox, oy = h-1-sy, w-1-sx
+			case 8:
+				ox, oy = sy, w-1-sx
+			}
+			si := src.PixOffset(b.Min.X+sx, b.Min.Y+sy)
+			copy(dst.Pix[dst.PixOffset(ox, oy):][:4], src.Pix[si:si+4])
+		}
+	}
+	return dst
 }
 
 // fitRGBA returns img as a tightly packed *image.RGBA whose longest side is

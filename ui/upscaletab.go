@@ -325,19 +325,20 @@ func (c *upscaleTab) readOriginal(id int, path string) {
 	}()
 }
 
-// decodeFull reads an image file whole as a tightly packed RGBA.
+// decodeFull reads an image file whole as a tightly packed RGBA, upright
+// (EXIF orientation applied, as the engine does).
 func decodeFull(path string) (*image.RGBA, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	img, format, err := image.Decode(f)
 	if err != nil {
 		return nil, err
 	}
 	b := img.Bounds()
-	return fitRGBA(img, max(b.Dx(), b.Dy())), nil
+	return orientRGBA(fitRGBA(img, max(b.Dx(), b.Dy())), fileOrientation(f, format)), nil
 }
 
 // cancelJob cancels the running upscale; its Cancelled update ends it.
