@@ -1,8 +1,8 @@
 package ui
 
-// What the Texture and Upscale tabs share: following a job's updates and
-// exporting its result. They work like the Style tab's (live.go,
-// export.go), which are tied to that tab's controls.
+// What the tabs share: following a Texture or Upscale job's updates (the
+// Style tab's live.go is tied to its own controls) and exporting any tab's
+// result.
 
 import (
 	"errors"
