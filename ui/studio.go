@@ -285,6 +285,25 @@ func (s *studio) load(p *pane, path string) {
 	}()
 }
 
+// inputWatcher is a tab that shows its input before any job runs.
+type inputWatcher interface {
+	// inputOpened is told that path was opened as the tab's input. UI
+	// goroutine.
+	inputOpened(path string)
+}
+
+// actionsFor is the tab whose input pane p is: the Texture or Upscale
+// tab's actions, nil for the Style tab's panes.
+func (s *studio) actionsFor(p *pane) tabActions {
+	switch p {
+	case s.sample:
+		return s.textureActs
+	case s.lowRes:
+		return s.upscaleActs
+	}
+	return nil
+}
+
 // opened shows pv, decoded from path, in p, and does what opening an
 // image there implies: a style joins the list, the file joins the recent
 // ones, and a pending autostart starts. UI goroutine.
@@ -294,6 +313,9 @@ func (s *studio) opened(p *pane, path string, pv *preview) {
 	s.addRecent(path)
 	if p == s.style {
 		s.addStyle(path, pv)
+	}
+	if w, ok := s.actionsFor(p).(inputWatcher); ok {
+		w.inputOpened(path)
 	}
 	if s.sc.autostart && s.content.path != "" && len(s.sc.styles) > 0 {
 		s.sc.autostart = false

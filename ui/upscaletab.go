@@ -303,6 +303,18 @@ func (c *upscaleTab) startJob() {
 	c.setRunning(true)
 }
 
+// inputOpened shows the newly opened picture on the before side of the
+// view, alone: an earlier result stays exportable but no longer shown.
+// A running job keeps its view. UI goroutine.
+func (c *upscaleTab) inputOpened(path string) {
+	if c.run.running != nil {
+		return
+	}
+	c.input, c.original = path, nil
+	c.view.setImages(nil, nil)
+	c.readOriginal(-1, path) // no job has this id: the before side only
+}
+
 // readOriginal decodes path at full size off the UI goroutine for the
 // before side of the view.
 func (c *upscaleTab) readOriginal(id int, path string) {

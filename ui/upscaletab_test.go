@@ -236,3 +236,24 @@ func TestZoomCompareTapZooms(t *testing.T) {
 		t.Errorf("centred on (%v, %v), want the tapped point (100, 100) of the result", v.cx, v.cy)
 	}
 }
+
+// TestUpscaleShowsInputBeforeStart: opening a picture shows it on the
+// before side at once; opening another after a result shows the new one
+// alone.
+func TestUpscaleShowsInputBeforeStart(t *testing.T) {
+	s, c, _, _ := upscaleStudio(t)
+	var before, after *image.RGBA
+	s.onUI(func() { before, after = c.view.before, c.view.after })
+	if before == nil || before.Rect.Dx() != 40 || before.Rect.Dy() != 30 || after != nil {
+		t.Fatalf("after opening a 40x30 picture the view shows %v / %v, want it alone on the before side", before, after)
+	}
+	c.run.result = &job.Update{Kind: job.Done, Image: image.NewRGBA(image.Rect(0, 0, 80, 60))}
+	other := filepath.Join(t.TempDir(), "other.png")
+	writePNG(t, other, 20, 10)
+	s.onUI(func() { s.load(s.lowRes, other) })
+	s.pending.Wait()
+	s.onUI(func() { before, after = c.view.before, c.view.after })
+	if before == nil || before.Rect.Dx() != 20 || after != nil {
+		t.Errorf("after opening another picture the view shows %v / %v, want the 20x10 picture alone", before, after)
+	}
+}
