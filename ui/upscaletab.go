@@ -160,9 +160,13 @@ func (c *upscaleTab) refreshMethods() {
 	c.method.Options = names
 	prev := c.method.Selected
 	if _, ok := c.lookup(prev); !ok {
-		prev = "bicubic"
-		if _, ok := c.lookup(prev); !ok {
-			prev = names[0]
+		prev = names[0]
+		// The default: Atelier's own pixel-loss network (built in, fast,
+		// the best PSNR here), else bicubic.
+		for _, name := range []string{"bicubic", "pixel"} {
+			if _, ok := c.lookup(name); ok {
+				prev = name
+			}
 		}
 	}
 	if prev != c.method.Selected {

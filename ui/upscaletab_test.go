@@ -257,3 +257,26 @@ func TestUpscaleShowsInputBeforeStart(t *testing.T) {
 		t.Errorf("after opening another picture the view shows %v / %v, want the 20x10 picture alone", before, after)
 	}
 }
+
+// TestUpscaleDefaultMethod: the tab starts on Atelier's own pixel network
+// when the engine lists it, else on bicubic.
+func TestUpscaleDefaultMethod(t *testing.T) {
+	s := newTestStudio(t, Options{}, noPick(t))
+	withPixel := append([]job.UpscaleMethod{{Name: "pixel", Description: "own", Scales: []job.UpscaleScale{{Factor: 2, Present: true}, {Factor: 4, Present: true}}}}, testUpscaleMethods...)
+	for _, c := range []struct {
+		methods []job.UpscaleMethod
+		want    string
+	}{{testUpscaleMethods, "bicubic"}, {withPixel, "pixel"}} {
+		s.engine = listingEngine{&fakeEngine{}, c.methods}
+		tab := s.upscaleActs.(*upscaleTab)
+		var got string
+		s.onUI(func() {
+			tab.method.Selected = ""
+			tab.refreshMethods()
+			got = tab.method.Selected
+		})
+		if got != c.want {
+			t.Errorf("default method %q, want %q", got, c.want)
+		}
+	}
+}
