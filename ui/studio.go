@@ -96,6 +96,7 @@ func RunWith(ctx context.Context, opts Options, svc Services) error {
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	s := newStudio(a, opts, nativePick)
 	s.engine, s.save, s.saveAs = svc.Engine, svc.Save, nativeSave
+	s.engineChanged()
 	jobCtx, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
 	s.ctx = jobCtx
@@ -283,6 +284,16 @@ func (s *studio) load(p *pane, path string) {
 			s.opened(p, path, pv)
 		})
 	}()
+}
+
+// engineChanged tells the tabs that list what the engine offers (the
+// Upscale tab's methods) to read it again and pick their defaults from it:
+// the tabs are built before the engine is attached. UI goroutine.
+func (s *studio) engineChanged() {
+	if c, ok := s.upscaleActs.(*upscaleTab); ok {
+		c.method.Selected = ""
+		c.refreshMethods()
+	}
 }
 
 // inputWatcher is a tab that shows its input before any job runs.

@@ -271,8 +271,7 @@ func TestUpscaleDefaultMethod(t *testing.T) {
 		tab := s.upscaleActs.(*upscaleTab)
 		var got string
 		s.onUI(func() {
-			tab.method.Selected = ""
-			tab.refreshMethods()
+			s.engineChanged() // as RunWith does once the engine is attached
 			got = tab.method.Selected
 		})
 		if got != c.want {
