@@ -5,34 +5,21 @@ import (
 	"strings"
 	"time"
 
+	"fyne.io/fyne/v2/widget"
+
 	"atelier/engine/job"
 )
 
-// watch reads j's updates until the final one and shows them, at most
-// about 8 a second (frameGap): the service's channel keeps only the
-// latest update, so waiting here drops the stale ones instead of queueing
-// closures for the UI. Each update is shown through onUI, which waits, so
-// at most one is in flight.
+// watch follows the Style tab's job j (see followTab), at most about 8
+// updates a second (frameGap).
 func (s *studio) watch(id int, j Job) {
-	defer s.pending.Done()
-	ch := j.Updates()
-	var last time.Time
-	for u := range ch {
-		if !u.Kind.Final() {
-			if wait := s.sc.frameGap - time.Since(last); wait > 0 && !last.IsZero() {
-				time.Sleep(wait)
-				// A newer update may have replaced ours meanwhile.
-				select {
-				case v, ok := <-ch:
-					if ok {
-						u = merge(u, v)
-					}
-				default:
-				}
-			}
-		}
-		last = time.Now()
-		s.onUI(func() { s.apply(id, u) })
+	s.followTab(id, j, s.sc.frameGap, s.apply)
+}
+
+// addNotices appends notices, one per line, to what label says.
+func addNotices(label *widget.Label, notices []string) {
+	if len(notices) > 0 {
+		label.SetText(strings.TrimSpace(label.Text + "\n" + strings.Join(notices, "\n")))
 	}
 }
 
@@ -60,9 +47,7 @@ func (s *studio) apply(id int, u job.Update) {
 		c.output.Refresh()
 		c.outputEmpty.Hide()
 	}
-	if len(u.Notices) > 0 {
-		c.notice.SetText(strings.TrimSpace(c.notice.Text + "\n" + strings.Join(u.Notices, "\n")))
-	}
+	addNotices(c.notice, u.Notices)
 	switch u.Kind {
 	case job.Progress, job.Frame:
 		c.progress.SetValue(u.Fraction())

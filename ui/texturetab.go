@@ -201,9 +201,7 @@ func (c *textureTab) apply(id int, u job.Update) {
 		c.frame = u.Frame
 		c.showFrame()
 	}
-	if len(u.Notices) > 0 {
-		c.notice.SetText(strings.TrimSpace(c.notice.Text + "\n" + strings.Join(u.Notices, "\n")))
-	}
+	addNotices(c.notice, u.Notices)
 	switch u.Kind {
 	case job.Progress, job.Frame:
 		c.progress.SetValue(u.Fraction())

@@ -1,8 +1,6 @@
 package ui
 
-// What the tabs share: following a Texture or Upscale job's updates (the
-// Style tab's live.go is tied to its own controls) and exporting any tab's
-// result.
+// What the tabs share: following a job's updates and exporting its result.
 
 import (
 	"errors"

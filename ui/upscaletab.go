@@ -390,9 +390,7 @@ func (c *upscaleTab) apply(id int, u job.Update) {
 	if id != c.run.id {
 		return
 	}
-	if len(u.Notices) > 0 {
-		c.notice.SetText(strings.TrimSpace(c.notice.Text + "\n" + strings.Join(u.Notices, "\n")))
-	}
+	addNotices(c.notice, u.Notices)
 	switch u.Kind {
 	case job.Progress, job.Frame:
 		c.progress.SetValue(u.Fraction())
