@@ -47,40 +47,58 @@ type Stylize struct {
 	// Finder finds the feature networks; nil means DefaultFinder.
 	Finder *Finder
 
-	mu      sync.Mutex
-	net     features.Extractor
-	netInfo Network
+	nets netCache
 }
 
 // find looks for the network of the kind asked for.
 func (s *Stylize) find(kind string) (Network, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.Finder == nil {
-		f, err := DefaultFinder()
-		if err != nil {
-			return Network{}, err
-		}
-		s.Finder = f
-	}
-	return s.Finder.Find(kind)
+	return s.nets.find(&s.Finder, kind)
 }
 
 // load returns the extractor for n, loading it unless it is the one
 // loaded last.
 func (s *Stylize) load(n Network, rep *service.Reporter) (features.Extractor, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.net != nil && s.netInfo == n {
-		return s.net, nil
+	return s.nets.load(n, rep, Load)
+}
+
+// netCache finds feature networks with a runner's Finder and keeps the
+// last one loaded for the next job.
+type netCache struct {
+	mu      sync.Mutex
+	net     features.Extractor
+	netInfo Network
+}
+
+// find looks for the network of the given kind with *f, setting *f to
+// DefaultFinder first when it is nil.
+func (c *netCache) find(f **Finder, kind string) (Network, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if *f == nil {
+		d, err := DefaultFinder()
+		if err != nil {
+			return Network{}, err
+		}
+		*f = d
+	}
+	return (*f).Find(kind)
+}
+
+// load returns the network n, opening it with open unless it is the one
+// loaded last.
+func (c *netCache) load(n Network, rep *service.Reporter, open func(Network) (features.Extractor, error)) (features.Extractor, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.net != nil && c.netInfo == n {
+		return c.net, nil
 	}
 	rep.Stage("loading " + n.String())
-	s.net, s.netInfo = nil, Network{} // let the old one go before loading
-	net, err := Load(n)
+	c.net, c.netInfo = nil, Network{} // let the old one go before loading
+	net, err := open(n)
 	if err != nil {
 		return nil, err
 	}
-	s.net, s.netInfo = net, n
+	c.net, c.netInfo = net, n
 	return net, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"sync"
 
 	"atelier/engine/features"
 	"atelier/engine/imageio"
@@ -31,41 +30,24 @@ type Texture struct {
 	// Finder finds VGG19; nil means DefaultFinder.
 	Finder *Finder
 
-	mu      sync.Mutex
-	net     features.Extractor
-	netInfo Network
+	nets netCache
 }
 
 // find looks for VGG19 (the full model, else the partial one).
 func (t *Texture) find() (Network, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.Finder == nil {
-		f, err := DefaultFinder()
-		if err != nil {
-			return Network{}, err
-		}
-		t.Finder = f
-	}
-	return t.Finder.Find(job.NetworkVGG19)
+	return t.nets.find(&t.Finder, job.NetworkVGG19)
 }
 
 // load returns VGG19 with average pooling for n, loading it unless it is
 // the one loaded last.
 func (t *Texture) load(n Network, rep *service.Reporter) (features.Extractor, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.net != nil && t.netInfo == n {
-		return t.net, nil
-	}
-	rep.Stage("loading " + n.String())
-	t.net, t.netInfo = nil, Network{}
-	net, err := features.LoadVGG19(n.Dir, features.VGG19Options{AvgPool: true})
-	if err != nil {
-		return nil, fmt.Errorf("runner: loading %s: %w", n.Model, err)
-	}
-	t.net, t.netInfo = net, n
-	return net, nil
+	return t.nets.load(n, rep, func(n Network) (features.Extractor, error) {
+		net, err := features.LoadVGG19(n.Dir, features.VGG19Options{AvgPool: true})
+		if err != nil {
+			return nil, fmt.Errorf("runner: loading %s: %w", n.Model, err)
+		}
+		return net, nil
+	})
 }
 
 // Run implements service.Runner for job.KindTexture. Every iteration is
