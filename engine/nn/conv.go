@@ -90,6 +90,11 @@ type Conv2D struct {
 	core convCore
 	err  error     // construction error, reported by OutShape
 	wino *winograd // 3x3 stride-1 pad-1 fast path (winograd_conv.go)
+	amx  *amxConv  // other stride-1 zero-padded forward passes (conv_amx.go)
+	// reduced lets the AMX paths split operands in two bfloat16 parts
+	// (SetReducedPrecision).
+	reduced bool
+	parts   []amxPart
 
 	x, y, dx *tensor.Tensor
 }
@@ -193,7 +198,7 @@ func (c *Conv2D) Forward(x *tensor.Tensor) *tensor.Tensor {
 // dispatch point for specialised kernels (the im2col core already takes a
 // shortcut for 1x1 stride-1 convolutions).
 func (c *Conv2D) forwardImage(x, y []float32) {
-	if c.forwardWinograd(x, y) {
+	if c.forwardWinograd(x, y) || c.forwardAMX(x, y, false) {
 		return
 	}
 	c.core.forward(c.weight.Value.Data, x, y)

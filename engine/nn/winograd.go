@@ -62,6 +62,7 @@ var wgUseGo = false
 type winograd struct {
 	cin, cout int
 	amx       bool // products on AMX tiles instead of sgemm
+	reduced   bool // two bfloat16 planes, as with SetReducedPrecision
 	fwd, bwd  wgWeights
 	task      wgTask
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
@@ -308,7 +309,7 @@ func (w *winograd) planes(rows, k int) int {
 	switch {
 	case !w.amx || rows < 16 || k < 16:
 		return 0
-	case reducedPrecision.Load():
+	case w.reduced || reducedPrecision.Load():
 		return 2
 	}
 	return 3

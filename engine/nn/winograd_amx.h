@@ -154,11 +154,11 @@ WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk)
 // wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
 // [q0, q1) of the products, m = u v (bf16x6, see above) over kb 32-wide
 // blocks of the input channels and nq 32-wide blocks of tiles. u holds
-// three planes of 36*mb*kb*512 bfloat16 values, v three of 36*kb*16*ldv
-// channel pairs.
+// three planes of nf*mb*kb*512 bfloat16 values, v three of nf*kb*16*ldv
+// channel pairs (nf frequencies: 36 for Winograd, 1 for conv_amx.h).
 WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0,
                                           int f1, int q0, int q1, int mb, int kb, int nq,
-                                          long ldv) {
+                                          long ldv, int nf) {
 	wg_tilecfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.palette = 1;
@@ -168,7 +168,7 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 	}
 	_tile_loadconfig(&cfg);
 	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
-	const long uplane = 36L * mb * kb * 512, vplane = 36L * kp * ldv;
+	const long uplane = (long)nf * mb * kb * 512, vplane = (long)nf * kp * ldv;
 	const long rowblk = (long)kb * 512; // one 16-row block of A tiles
 	for (int f = f0; f < f1; f++) {
 		for (int q = q0; q < q1; q++) {
@@ -232,7 +232,7 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 // wg_amx_products2 is wg_amx_products for two-plane (bf16x3) operands.
 WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0,
                                            int f1, int q0, int q1, int mb, int kb, int nq,
-                                           long ldv) {
+                                           long ldv, int nf) {
 	wg_tilecfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.palette = 1;
@@ -242,7 +242,7 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 	}
 	_tile_loadconfig(&cfg);
 	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
-	const long uplane = 36L * mb * kb * 512, vplane = 36L * kp * ldv;
+	const long uplane = (long)nf * mb * kb * 512, vplane = (long)nf * kp * ldv;
 	const long rowblk = (long)kb * 512;
 	for (int f = f0; f < f1; f++) {
 		for (int q = q0; q < q1; q++) {
@@ -295,7 +295,7 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 // No AMX on this platform: the products below are never called.
 static int wg_amx_init(void) { return 0; }
 static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
-                            int q1, int mb, int kb, int nq, long ldv) {}
+                            int q1, int mb, int kb, int nq, long ldv, int nf) {}
 static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
-                             int q1, int mb, int kb, int nq, long ldv) {}
+                             int q1, int mb, int kb, int nq, long ldv, int nf) {}
 #endif

@@ -94,9 +94,9 @@ func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv, planes i
 	}
 	if planes == 2 {
 		C.wg_amx_products2((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
-			(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv))
+			(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv), wgFreqs)
 		return
 	}
 	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
-		(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv))
+		(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv), wgFreqs)
 }

@@ -20,6 +20,7 @@ func (c *Conv2D) winogradEngine() *winograd {
 	}
 	if c.wino == nil {
 		c.wino = newWinograd(k.cin, k.cout)
+		c.wino.reduced = c.reduced
 	}
 	return c.wino
 }
@@ -78,5 +79,23 @@ func (c *Conv2D) backwardWinograd(x, dy, dx, dw []float32) bool {
 func (c *Conv2D) WeightsChanged() {
 	if c.wino != nil && c.wino != wgOff {
 		c.wino.invalidate()
+	}
+	if c.amx != nil && c.amx != amxOff {
+		c.amx.invalidate()
+	}
+}
+
+// SetReducedPrecision lets this layer's passes on AMX split each operand in
+// two bfloat16 parts instead of three, as the process-wide
+// nn.SetReducedPrecision does for every layer: about 1e-4 of the output
+// scale instead of float32 accuracy, for about half the work. Meant for
+// inference whose results end as 8-bit pixels (the upscalers).
+func (c *Conv2D) SetReducedPrecision(on bool) {
+	c.reduced = on
+	if c.wino != nil && c.wino != wgOff {
+		c.wino.reduced = on
+	}
+	if c.amx != nil && c.amx != amxOff {
+		c.amx.reduced = on
 	}
 }

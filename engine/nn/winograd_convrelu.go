@@ -16,8 +16,10 @@ import (
 type Conv2DReLU struct {
 	Conv  *Conv2D
 	relu  ReLU
-	fused bool // the last Forward took the fused path
-	dz    *tensor.Tensor
+	fused bool // the last Forward took the fused Winograd path
+	// amxFused: the last Forward applied the ReLU on the AMX path.
+	amxFused bool
+	dz       *tensor.Tensor
 }
 
 // NewConv2DReLU returns the fused layer around c, which it takes over: c's
@@ -30,6 +32,10 @@ func (l *Conv2DReLU) Params() []*Param { return l.Conv.Params() }
 // SetWeightGrad turns the convolution's weight and bias gradients on or off.
 func (l *Conv2DReLU) SetWeightGrad(on bool) { l.Conv.SetWeightGrad(on) }
 
+// SetReducedPrecision sets the convolution's precision on AMX (see
+// Conv2D.SetReducedPrecision).
+func (l *Conv2DReLU) SetReducedPrecision(on bool) { l.Conv.SetReducedPrecision(on) }
+
 // OutShape returns the output shape for an input of shape in, as Conv2D.
 func (l *Conv2DReLU) OutShape(in []int) ([]int, error) { return l.Conv.OutShape(in) }
 
@@ -39,9 +45,24 @@ func (l *Conv2DReLU) Forward(x *tensor.Tensor) *tensor.Tensor {
 	c.core.prepare("conv2d", c.err, x)
 	e := c.winogradEngine()
 	if e == nil {
-		l.fused = false
+		if c.amxEngine() != nil {
+			// The ReLU is applied as the output is written; Backward masks
+			// dy by the output.
+			l.fused, l.amxFused = false, true
+			g := &c.core.g
+			n := x.Shape[0]
+			c.x = x
+			c.y = tensor.Ensure(c.y, n, c.core.cout, g.oh, g.ow)
+			in, out := c.core.cin*g.h*g.w, c.core.cout*g.oh*g.ow
+			for i := 0; i < n; i++ {
+				c.forwardAMX(x.Data[i*in:(i+1)*in], c.y.Data[i*out:(i+1)*out], true)
+			}
+			return c.y
+		}
+		l.fused, l.amxFused = false, false
 		return l.relu.Forward(c.Forward(x))
 	}
+	l.amxFused = false
 	l.fused = true
 	g := &c.core.g
 	n := x.Shape[0]
@@ -62,13 +83,13 @@ func (l *Conv2DReLU) Forward(x *tensor.Tensor) *tensor.Tensor {
 // the convolution's weight gradients when they are on.
 func (l *Conv2DReLU) Backward(dy *tensor.Tensor) *tensor.Tensor {
 	c := l.Conv
-	if !l.fused {
+	if !l.fused && !l.amxFused {
 		return c.Backward(l.relu.Backward(dy))
 	}
 	if c.x == nil || !dy.SameShape(c.y) {
 		panic(fmt.Sprintf("nn: conv2d+relu backward: dy %v does not match the last output %v", dy, c.y))
 	}
-	if c.wgrad {
+	if c.wgrad || l.amxFused {
 		// The weight gradient needs the masked gradient itself.
 		l.dz = tensor.Ensure(l.dz, dy.Shape...)
 		for i, v := range c.y.Data {
