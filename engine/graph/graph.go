@@ -110,6 +110,7 @@ type Graph struct {
 
 	inference bool
 	arena     []float32 // inference mode: the storage the planned outputs share
+	fused     bool      // rewritten by Fuse: forward only
 }
 
 // New returns a graph whose input node is called input.
@@ -395,6 +396,9 @@ func (g *Graph) Tap(name string) *tensor.Tensor {
 func (g *Graph) Backward(seeds map[string]*tensor.Tensor) (*tensor.Tensor, error) {
 	if g.inference {
 		return nil, fmt.Errorf("%w: the graph is in inference mode (SetInference), which keeps no activations", ErrNoForward)
+	}
+	if g.fused {
+		return nil, fmt.Errorf("%w: the graph was fused for forward-only use (Fuse)", ErrNoForward)
 	}
 	p := g.last
 	if p == nil {
