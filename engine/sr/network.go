@@ -130,6 +130,14 @@ func buildGraph(lm *model.LayersModel) (*graph.Graph, string, error) {
 		return nil, "", err
 	}
 	g.SetWeightGrad(false)
+	// Forward only: concatenations, residual sums, MultiplyBeta and the
+	// final upsampling merge into the convolutions (graph.Fuse), and the
+	// convolutions on AMX split their operands in two bfloat16 parts, about
+	// 1e-4 of the output scale, far below the 1/255 of an 8-bit result.
+	if _, err := g.Fuse(); err != nil {
+		return nil, "", err
+	}
+	g.SetReducedPrecision(true)
 	// Forward only: the activations share one arena (see analyse). A first
 	// Forward on a small input tells the graph the size of every layer's
 	// output, so that it lays out the arena before the first real tile
@@ -185,6 +193,10 @@ func (s *scaleLayer) Forward(x *tensor.Tensor) *tensor.Tensor {
 	}
 	return s.y
 }
+
+// ConstantScale returns the factor (graph.Scaler), so that graph.Fuse can
+// fold the layer into the convolution before it.
+func (s *scaleLayer) ConstantScale() float32 { return s.k }
 
 // SetOutput makes y the output buffer (nn.OutputSetter), so the graph's
 // inference mode can plan it.
@@ -246,6 +258,45 @@ func analyse(t *model.Topology) (modelShape, error) {
 		}
 	}
 	outName := t.OutputLayers[0].Layer
+	// What graph.Fuse (see buildGraph) leaves unbuilt: concatenations read
+	// only by convolutions and other concatenations, and upsamplings read
+	// only by one 3x3 convolution, which runs before the upsampling and so
+	// holds its output twice (its own and the pixel shuffle's).
+	byName := map[string]*model.Layer{}
+	readers := map[string][]string{}
+	for _, l := range t.Layers {
+		byName[l.Name] = l
+		for _, in := range l.InboundNames() {
+			readers[in] = append(readers[in], l.Name)
+		}
+	}
+	unbuilt := map[string]bool{}
+	doubled := map[string]bool{}
+	for _, l := range t.Layers {
+		rs := readers[l.Name]
+		switch {
+		case l.ClassName == "Concatenate" && len(rs) > 0 && l.Name != outName:
+			fused := true
+			for _, r := range rs {
+				if c := byName[r].ClassName; c != "Conv2D" && c != "Concatenate" {
+					fused = false
+				}
+			}
+			unbuilt[l.Name] = fused
+		case l.ClassName == "UpSampling2D" && len(rs) == 1 && byName[rs[0]].ClassName == "Conv2D" &&
+			len(byName[rs[0]].KernelSize) > 0 && byName[rs[0]].KernelSize[0] == 3:
+			unbuilt[l.Name], doubled[rs[0]] = true, true
+		}
+	}
+	size := func(name string, i info) int {
+		switch {
+		case unbuilt[name]:
+			return 0
+		case doubled[name]:
+			return 2 * i.chs * i.up * i.up
+		}
+		return i.chs * i.up * i.up
+	}
 	live, peak := 0, 0
 	for i, l := range t.Layers {
 		cur := info{up: 1}
@@ -289,15 +340,15 @@ func analyse(t *model.Topology) (modelShape, error) {
 			cur.chs = max(cur.chs/(cfg.Scale*cfg.Scale), 1)
 		}
 		at[l.Name] = cur
-		live += cur.chs * cur.up * cur.up
+		live += size(l.Name, cur)
 		peak = max(peak, live)
 		for _, in := range slices.Compact(slices.Sorted(slices.Values(ins))) {
 			if lastUse[in] == i && in != outName && at[in].up > 0 {
-				live -= at[in].chs * at[in].up * at[in].up
+				live -= size(in, at[in])
 			}
 		}
 		if _, used := lastUse[l.Name]; !used && l.Name != outName {
-			live -= cur.chs * cur.up * cur.up // a dead end
+			live -= size(l.Name, cur) // a dead end
 		}
 	}
 	out := at[outName]
