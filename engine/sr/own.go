@@ -135,7 +135,8 @@ func newOwn(method string, lm *model.LayersModel, ws graph.WeightSource, scale, 
 }
 
 // buildOwnGraph builds the graph of an own network: standard Keras layers
-// plus PixelShuffle (TensorFlow's depth_to_space, as in esrgan-thick).
+// plus PixelShuffle (TensorFlow's depth_to_space, as in esrgan-thick), fused
+// for forward-only use in inference mode.
 func buildOwnGraph(t *model.Topology, ws graph.WeightSource) (*graph.Graph, string, error) {
 	custom := map[string]graph.LayerFactory{}
 	for _, l := range t.Layers {
@@ -143,7 +144,7 @@ func buildOwnGraph(t *model.Topology, ws graph.WeightSource) (*graph.Graph, stri
 			custom[l.ClassName] = newPixelShuffle
 		}
 	}
-	g, err := graph.FromKeras(t, ws, graph.KerasOptions{Custom: custom})
+	g, err := graph.FromKeras(t, ws, graph.KerasOptions{Custom: custom, FuseReLU: true})
 	if err != nil {
 		return nil, "", err
 	}
@@ -152,6 +153,12 @@ func buildOwnGraph(t *model.Topology, ws graph.WeightSource) (*graph.Graph, stri
 		return nil, "", err
 	}
 	g.SetWeightGrad(false)
+	// Forward only, as the UpscalerJS networks (see buildGraph).
+	if _, err := g.Fuse(); err != nil {
+		return nil, "", err
+	}
+	g.SetReducedPrecision(true)
+	g.SetInference(true)
 	return g, out, nil
 }
 

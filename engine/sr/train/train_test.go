@@ -173,7 +173,10 @@ func TestSaveOpenRoundTrip(t *testing.T) {
 					}
 				}
 			}
-			if d > 1e-2 {
+			// The upscaler runs its convolutions with reduced AMX precision
+			// (graph.SetReducedPrecision: about 1e-4 of the output scale,
+			// some hundredths of a level); training keeps float32.
+			if d > 0.05 {
 				t.Errorf("opened model differs from the trained one by %v levels %d pixels or more from the edges", d, e)
 			}
 			// LoadInto restores the same weights into a fresh network.
