@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"atelier/engine/model"
+	"atelier/engine/nn"
 	"atelier/engine/sr"
 	"atelier/engine/tensor"
 )
@@ -39,7 +40,9 @@ const benchSRHelp = `Usage:
         time the UpscalerJS networks on one synthetic SIZE x SIZE image
         (x4 by default; a method without that factor runs at its only
         one, default-x2 at x2), as "atelier upscale" runs them (default
-        tiles), after warm-up; then, when PyTorch can be imported, the same
+        tiles; concatenations, sums and the last upsampling fused into the
+        convolutions; on AMX operands split in two bfloat16 parts, about
+        1e-4 of the output scale), after warm-up; then, when PyTorch can be imported, the same
         networks built in PyTorch from the same model.json and weights, with
         two threads, on the same input (PyTorch's faster of its default and
         channels-last memory layouts counts), and the largest difference between
@@ -133,6 +136,9 @@ type benchSRReport struct {
 	Iters  int                      `json:"iters"`
 	BLAS   string                   `json:"blas"`
 	Procs  int                      `json:"procs"`
+	// Precision is Atelier's: "reduced" (convolutions on AMX with two
+	// bfloat16 parts, as atelier upscale runs them) or "exact" without AMX.
+	Precision string `json:"precision"`
 }
 
 // benchSRJob is one network for the PyTorch script.
@@ -241,8 +247,11 @@ func (c benchSRConfig) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 
 	rep := benchSRReport{Size: c.size, Scale: c.scale, Models: map[string]*benchSRModel{},
-		Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0)}
-	fmt.Fprintf(stderr, "atelier: UpscalerJS networks on %d x %d, %s sgemm, %d procs\n", c.size, c.size, tensor.Backend(), rep.Procs)
+		Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0), Precision: "exact"}
+	if nn.AMX() {
+		rep.Precision = "reduced"
+	}
+	fmt.Fprintf(stderr, "atelier: UpscalerJS networks on %d x %d, %s sgemm, %d procs, %s precision\n", c.size, c.size, tensor.Backend(), rep.Procs, rep.Precision)
 	in := synthImage(c.size, c.size)
 	inPath := filepath.Join(tmp, "input.f32")
 	if err := writeFloats(inPath, in.Data); err != nil {

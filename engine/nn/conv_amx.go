@@ -30,6 +30,10 @@ const (
 	amxChunkBytes = 1 << 20
 )
 
+// AMX reports whether this process runs convolution products on Intel AMX
+// tiles (where SetReducedPrecision has an effect).
+func AMX() bool { return wgAMX }
+
 // amxConv is one layer's AMX convolution engine: its packed weights and
 // the state of a call. It is safe for one goroutine at a time.
 type amxConv struct {
