@@ -20,10 +20,12 @@ import (
 // The input may come in parts, the channels of several tensors one after
 // the other, so that a convolution of a concatenation never copies it.
 
-// amxMinK and amxMinCout are the smallest product depth and output channel
-// count worth the AMX path; smaller layers keep sgemm.
+// amxMinCin and amxMinCout are the smallest channel counts worth the AMX
+// path; smaller layers keep sgemm. Channels are padded to a multiple of 32
+// per tap, so fewer than 16 inputs would waste most of the products (SRCNN's
+// 9x9 on one luma channel is faster on sgemm).
 const (
-	amxMinK    = 32
+	amxMinCin  = 16
 	amxMinCout = 16
 	// amxChunkBytes bounds a chunk's packed inputs and products, so that
 	// they stay in a core's L2 cache.
@@ -63,7 +65,7 @@ type amxGeom struct {
 // newAMXConv returns an engine for weights [cout][cin][kh][kw], or nil when
 // the machine has no AMX or the layer is too small for it.
 func newAMXConv(cout, cin, kh, kw int) *amxConv {
-	if !wgAMX || cout < amxMinCout || cin*kh*kw < amxMinK {
+	if !wgAMX || cout < amxMinCout || cin < amxMinCin {
 		return nil
 	}
 	return &amxConv{cout: cout, cin: cin, kh: kh, kw: kw}

@@ -20,13 +20,13 @@ func (c amxCase) String() string {
 }
 
 var amxCases = []amxCase{
-	{cin: 128, cout: 64, k: 1, h: 37, w: 45, opt: ConvOpts{Pad: PadSame}},                                                     // the RDN 1x1
-	{cin: 64, cout: 64, k: 5, h: 23, w: 31, opt: ConvOpts{Pad: PadSame}},                                                      // the RDN 5x5
-	{cin: 3, cout: 64, k: 9, h: 20, w: 26, opt: ConvOpts{Pad: PadExplicit, PadTop: 4, PadBottom: 4, PadLeft: 4, PadRight: 4}}, // SRCNN 9x9
-	{cin: 33, cout: 17, k: 1, h: 9, w: 70, opt: ConvOpts{}},                                                                   // odd K, rows padded
-	{cin: 20, cout: 40, k: 4, h: 11, w: 13, opt: ConvOpts{Pad: PadSame}},                                                      // even kernel: uneven padding
-	{cin: 7, cout: 50, k: 3, h: 12, w: 19, opt: ConvOpts{}},                                                                   // 3x3 unpadded: not Winograd
-	{cin: 16, cout: 32, k: 5, h: 3, w: 2, opt: ConvOpts{Pad: PadSame}},                                                        // image smaller than the kernel
+	{cin: 128, cout: 64, k: 1, h: 37, w: 45, opt: ConvOpts{Pad: PadSame}},                                                      // the RDN 1x1
+	{cin: 64, cout: 64, k: 5, h: 23, w: 31, opt: ConvOpts{Pad: PadSame}},                                                       // the RDN 5x5
+	{cin: 16, cout: 64, k: 9, h: 20, w: 26, opt: ConvOpts{Pad: PadExplicit, PadTop: 4, PadBottom: 4, PadLeft: 4, PadRight: 4}}, // large kernel
+	{cin: 33, cout: 17, k: 1, h: 9, w: 70, opt: ConvOpts{}},                                                                    // odd K, rows padded
+	{cin: 20, cout: 40, k: 4, h: 11, w: 13, opt: ConvOpts{Pad: PadSame}},                                                       // even kernel: uneven padding
+	{cin: 17, cout: 50, k: 3, h: 12, w: 19, opt: ConvOpts{}},                                                                   // 3x3 unpadded: not Winograd
+	{cin: 16, cout: 32, k: 5, h: 3, w: 2, opt: ConvOpts{Pad: PadSame}},                                                         // image smaller than the kernel
 }
 
 // TestConv2DAMXMatchesReference checks the AMX forward pass against the
@@ -262,5 +262,20 @@ func TestFusedConv2D(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestConv2DAMXSkipsFewChannels checks that layers with few input channels
+// (SRCNN's 9x9 on luma) keep sgemm, where AMX would waste its padding.
+func TestConv2DAMXSkipsFewChannels(t *testing.T) {
+	x := randTensor(1, 1, 1, 20, 20)
+	w := randTensor(2, 64, 1, 9, 9)
+	c := NewConv2D(w, nil, ConvOpts{Pad: PadSame})
+	got := c.Forward(x)
+	if c.amx != amxOff {
+		t.Fatal("a one-channel 9x9 convolution took the AMX path")
+	}
+	if d := maxDiff(got.Data, refConv(x, w, nil, ConvOpts{Pad: PadSame}, 1).Data); d > 1e-4 {
+		t.Fatalf("off by %g", d)
 	}
 }
