@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,7 @@ func BenchmarkVGGLayers(b *testing.B) {
 	}
 	b.StopTimer()
 	var tf, tb time.Duration
+	var sb strings.Builder
 	conv := 0
 	block, idx := 1, 0
 	for i, l := range net.Layers {
@@ -74,11 +76,12 @@ func BenchmarkVGGLayers(b *testing.B) {
 			name = fmt.Sprintf("conv%d_%d", block, idx)
 		}
 		s := ins[i].Shape
-		b.Logf("%-8s in %4dx%3dx%3d  fwd %7.2f ms  bwd %7.2f ms", name, s[1], s[2], s[3],
+		fmt.Fprintf(&sb, "%-8s in %4dx%3dx%3d  fwd %7.2f ms  bwd %7.2f ms\n", name, s[1], s[2], s[3],
 			float64(fwd[i].Microseconds())/1000, float64(bwd[i].Microseconds())/1000)
 		tf += fwd[i]
 		tb += bwd[i]
 	}
-	b.Logf("sum of bests: fwd %.2f ms, bwd %.2f ms, total %.2f ms", float64(tf.Microseconds())/1000,
+	fmt.Fprintf(&sb, "sum of bests: fwd %.2f ms, bwd %.2f ms, total %.2f ms", float64(tf.Microseconds())/1000,
 		float64(tb.Microseconds())/1000, float64((tf+tb).Microseconds())/1000)
+	b.Log("per layer, best of the passes:\n" + sb.String()) // one entry: benchmark logs keep only a few
 }
