@@ -91,14 +91,14 @@ func (p *MaxPool2D) forwardPlanes(lo, hi int) {
 	_, pt := poolGeom(h, p.K, p.Stride, p.Pad, p.Same)
 	_, pl := poolGeom(w, p.K, p.Stride, p.Pad, p.Same)
 	k, s := p.K, p.Stride
+	if k == 2 && s == 2 && pt == 0 && pl == 0 && 2*oh <= h && 2*ow <= w {
+		maxPool2x2Planes(x.Data[lo*h*w:hi*h*w], p.y.Data[lo*oh*ow:hi*oh*ow], p.arg[lo*oh*ow:hi*oh*ow], hi-lo, h, w, oh, ow)
+		return
+	}
 	for pl0 := lo; pl0 < hi; pl0++ {
 		in := x.Data[pl0*h*w : (pl0+1)*h*w]
 		out := p.y.Data[pl0*oh*ow : (pl0+1)*oh*ow]
 		arg := p.arg[pl0*oh*ow : (pl0+1)*oh*ow]
-		if k == 2 && s == 2 && pt == 0 && pl == 0 && 2*oh <= h && 2*ow <= w {
-			maxPool2x2(in, out, arg, w, oh, ow)
-			continue
-		}
 		maxPoolPlane(in, out, arg, h, w, oh, ow, k, s, pt, pl)
 	}
 }
@@ -219,14 +219,13 @@ func (p *MaxPool2D) backwardPlanes(lo, hi int) {
 	_, _, oh, ow := p.y.Dims()
 	_, pt := poolGeom(h, p.K, p.Stride, p.Pad, p.Same)
 	_, pleft := poolGeom(w, p.K, p.Stride, p.Pad, p.Same)
-	fast := p.K == 2 && p.Stride == 2 && pt == 0 && pleft == 0 && 2*oh <= h && 2*ow <= w
+	if p.K == 2 && p.Stride == 2 && pt == 0 && pleft == 0 && 2*oh <= h && 2*ow <= w {
+		maxPool2x2BackwardPlanes(p.dx.Data[lo*h*w:hi*h*w], p.dy.Data[lo*plane:hi*plane], p.arg[lo*plane:hi*plane], hi-lo, h, w, oh, ow)
+		return
+	}
 	for pl := lo; pl < hi; pl++ {
 		dx := p.dx.Data[pl*h*w : (pl+1)*h*w]
 		g := p.dy.Data[pl*plane : (pl+1)*plane]
-		if fast {
-			maxPool2x2Backward(dx, g, p.arg[pl*plane:(pl+1)*plane], h, w, oh, ow)
-			continue
-		}
 		clear(dx)
 		for i, a := range p.arg[pl*plane : (pl+1)*plane] {
 			if a >= 0 {

@@ -32,6 +32,7 @@ WG_INLINE void wg_store(float *p, wg_v16 v) { *(wg_v16u *)p = v; }
 WG_INLINE wg_v16 wg_splat(float s) { return (wg_v16){0} + s; }
 
 #if defined(__GNUC__) && !defined(__clang__) && !defined(WG_NO_BUILTIN_SHUFFLE)
+#define WG_SHUFFLE 1
 // wg_phase returns lane l = p[4l + k] for l = 0..15 (k = 0..3), reading 64
 // floats from p.
 WG_INLINE wg_v16 wg_phase(const float *p, int k) {
@@ -133,6 +134,55 @@ WG_INLINE const float *wg_row(const float *xc, const float *mc, int h, int w, in
 // wg4_group transforms the 16 tiles (ty, tx0 .. tx0+15) of one channel
 // plane xc (masked by mc unless NULL) into out[f], f = 0..35. buf is
 // scratch for rows at the edges.
+#ifdef WG_SHUFFLE
+// This version runs the column pass first, on the rows as they lie in
+// memory (five vectors each: columns 0-63 and 50-65), and then takes the
+// six phases of each of its outputs apart with ten shuffles: a fifth of
+// the vector operations and a sixth of the loads of the one below, all in
+// registers.
+WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty, int tx0,
+                         float (*buf)[80], wg_v16 *out) {
+	const int col0 = 4 * tx0 - 1;
+	const float *rows[6];
+#pragma GCC unroll 6
+	for (int r = 0; r < 6; r++) rows[r] = wg_row(xc, mc, h, w, 4 * ty + r - 1, col0, buf[r]);
+	// Column pass on whole vectors: t[k][j] = sum_r BT[k][r] row_r[16j ..].
+	static const int offs[5] = {0, 16, 32, 48, 50};
+	wg_v16 t[6][5];
+#pragma GCC unroll 5
+	for (int j = 0; j < 5; j++) {
+		const int o = offs[j];
+		wg_v16 c[6];
+		WG_BT(wg_load(rows[0] + o), wg_load(rows[1] + o), wg_load(rows[2] + o), wg_load(rows[3] + o),
+		      wg_load(rows[4] + o), wg_load(rows[5] + o), c);
+#pragma GCC unroll 6
+		for (int k = 0; k < 6; k++) t[k][j] = c[k];
+	}
+	// Phases: lane l of z[s] is t[k][4l + s], s = 0..5 (16 tiles).
+	const wg_i16 lo01 = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
+	const wg_i16 lo23 = lo01 + 2;
+	const wg_i16 jlo = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+	const wg_i16 jhi = jlo + 8;
+	const wg_i16 next = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 30};
+#pragma GCC unroll 6
+	for (int k = 0; k < 6; k++) {
+		// Tiles 0-7 and 8-15, phases 0 and 1 (a) and 2 and 3 (b).
+		const wg_v16 a0 = __builtin_shuffle(t[k][0], t[k][1], lo01), a1 = __builtin_shuffle(t[k][2], t[k][3], lo01);
+		const wg_v16 b0 = __builtin_shuffle(t[k][0], t[k][1], lo23), b1 = __builtin_shuffle(t[k][2], t[k][3], lo23);
+		wg_v16 z[6];
+		z[0] = __builtin_shuffle(a0, a1, jlo);
+		z[1] = __builtin_shuffle(a0, a1, jhi);
+		z[2] = __builtin_shuffle(b0, b1, jlo);
+		z[3] = __builtin_shuffle(b0, b1, jhi);
+		// Phases 4 and 5 are 0 and 1 a tile on; the last lane is column 64
+		// or 65, lane 14 or 15 of the vector at 50.
+		z[4] = __builtin_shuffle(z[0], t[k][4], next);
+		z[5] = __builtin_shuffle(z[1], t[k][4], next + (wg_i16){0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+		// Row pass: V[k*6+j] = sum_s t[k][s] B[s][j].
+		WG_BT(z[0], z[1], z[2], z[3], z[4], z[5], out + k * 6);
+	}
+}
+#else
 WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty, int tx0,
                          float (*buf)[80], wg_v16 *out) {
 	const int col0 = 4 * tx0 - 1;
@@ -154,6 +204,7 @@ WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty,
 		WG_BT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], out + k * 6);
 	}
 }
+#endif
 
 // WG_GROUPS iterates over the 16-tile groups of the chunk [t0, t1): ty, tx0
 // and i (the chunk index of the group's first tile) are set for the body.
