@@ -1,9 +1,16 @@
 # PyTorch reference for `atelier bench vgg`: VGG19 conv1_1 .. relu5_1 with
-# random weights, timed forward and forward+backward to the input on one
-# random size x size image, with two threads. Run as
-#   python3 - SIZE ITERS WARMUP < bench_torch.py
-# It prints one JSON line: {"torch": version, "fwd_s": best, "fwdbwd_s": best}
-# or {"error": message} when PyTorch cannot be imported.
+# random weights on one random size x size image, with two threads, timed
+# one pass at a time when asked, so that Atelier can alternate its own
+# passes with PyTorch's and both see the same load on a busy machine. Run as
+#   python3 -c "$(cat bench_torch.py)" SIZE WARMUP
+# It builds the network, runs WARMUP forward+backward passes, and then
+# answers each line of standard input with one JSON line:
+#   first, unasked: {"torch": version, "threads": n} or {"error": message}
+#     when PyTorch cannot be imported;
+#   {"cmd": "run", "kind": "fwd"}: {"s": seconds of one forward pass};
+#   {"cmd": "run", "kind": "fwdbwd"}: {"s": seconds of one forward pass
+#     and the backward pass from dL/dy = 1 to the input};
+#   {"cmd": "quit"}: exits.
 import json
 import sys
 import time
@@ -12,7 +19,7 @@ try:
     import torch
     import torch.nn as nn
 except Exception as e:  # noqa: BLE001 - any import failure means "no PyTorch"
-    print(json.dumps({"error": "cannot import torch: %s" % e}))
+    print(json.dumps({"error": "cannot import torch: %s" % e}), flush=True)
     sys.exit(0)
 
 
@@ -28,8 +35,12 @@ def vgg19_to_relu5_1():
     return nn.Sequential(*layers)
 
 
+def reply(obj):
+    print(json.dumps(obj), flush=True)
+
+
 def main():
-    size, iters, warmup = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    size, warmup = int(sys.argv[1]), int(sys.argv[2])
     torch.set_num_threads(2)
     torch.manual_seed(0)
     net = vgg19_to_relu5_1().eval()
@@ -46,19 +57,21 @@ def main():
         y = net(x)
         y.backward(torch.ones_like(y))
 
-    def best(f):
-        ts = []
-        for _ in range(iters):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-        return min(ts)
-
     for _ in range(warmup):
         fwdbwd()
-    f = best(fwd)
-    fb = best(fwdbwd)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "fwd_s": f, "fwdbwd_s": fb}))
+    reply({"torch": torch.__version__, "threads": torch.get_num_threads()})
+    passes = {"fwd": fwd, "fwdbwd": fwdbwd}
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["cmd"] == "quit":
+            return
+        f = passes[req["kind"]]
+        t0 = time.perf_counter()
+        f()
+        reply({"s": time.perf_counter() - t0})
 
 
-main()
+try:
+    main()
+except Exception as e:  # noqa: BLE001 - report, do not crash the bench
+    reply({"error": "%s: %s" % (type(e).__name__, e)})

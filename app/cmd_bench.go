@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	_ "embed" // the PyTorch reference script
 	"encoding/json"
@@ -9,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -34,13 +31,14 @@ const benchHelp = `Usage:
   atelier bench vgg --size N [options]
         time VGG19 conv1_1 .. relu5_1 (random weights) on one N x N image:
         forward, and forward plus backward to the input, after warm-up;
-        then, when PyTorch can be imported, the same network in PyTorch
-        with two threads. The last line printed is one JSON object:
+        when PyTorch can be imported, the same network in PyTorch with
+        two threads, one of its passes after each of Atelier's, so that
+        both see the same load. The last line printed is one JSON object:
         {"size", "fwd_s", "fwdbwd_s", "peak_rss_bytes", "torch_fwdbwd_s",
         "ratio", ...}; ratio is Atelier's forward+backward time over
         PyTorch's (null without PyTorch). Times are the best of the
-        iterations. peak_rss_bytes is Atelier's own peak resident memory,
-        taken before PyTorch starts.
+        iterations. peak_rss_bytes is Atelier's own peak resident memory
+        (PyTorch runs in a child process).
 
 Options for vgg:
 `
@@ -137,36 +135,58 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 		return usageErrorf("--precision must be exact or reduced, got %q", c.precision)
 	}
 	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s precision, %s sgemm, %d procs\n", c.size, c.precision, tensor.Backend(), runtime.GOMAXPROCS(0))
+	rep := benchVGGReport{Size: c.size, Precision: c.precision, Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0)}
+	// PyTorch, when it runs, builds and warms up its network first and then
+	// times one pass after each of Atelier's, of the same kind.
+	var torch *torchVGG
+	var torchErr error
+	if c.torch {
+		torch, torchErr = startTorchVGG(ctx, c.python, c.size, c.warmup)
+		if torchErr != nil && ctx.Err() != nil {
+			return fmt.Errorf("bench: %w", ctx.Err())
+		}
+		if torch != nil {
+			defer torch.close()
+		}
+	}
+	theirs := map[string]float64{}
 	res, err := bench.RunVGG(ctx, bench.VGGOptions{
 		Size: c.size, Iters: c.iters, Warmup: max(c.warmup, 0),
 		Progress: func(kind string, d time.Duration) {
 			fmt.Fprintf(stderr, "atelier %-6s %.3f s\n", kind, d.Seconds())
+			if torch == nil || torchErr != nil {
+				return
+			}
+			s, err := torch.run(kind)
+			if err != nil {
+				torchErr = fmt.Errorf("%w: %v", errNoTorch, err)
+				return
+			}
+			fmt.Fprintf(stderr, "pytorch %-6s %.3f s\n", kind, s)
+			if b, ok := theirs[kind]; !ok || s < b {
+				theirs[kind] = s
+			}
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	rep := benchVGGReport{
-		Size: c.size, FwdS: res.Fwd.Seconds(), FwdBwdS: res.FwdBwd.Seconds(),
-		PeakRSSBytes: peakRSS(), Precision: c.precision, Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0),
-	}
-	if c.torch {
-		t, err := runTorchBench(ctx, c.python, c.size, c.iters, c.warmup)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return fmt.Errorf("bench: %w", ctx.Err())
-		case err != nil:
-			rep.Torch = "not run: " + err.Error()
-			fmt.Fprintf(stderr, "atelier: PyTorch %s\n", rep.Torch)
-		default:
-			rep.Torch = t.Version
-			rep.TorchFwdS, rep.TorchFwdBwdS = &t.FwdS, &t.FwdBwdS
-			if t.FwdBwdS > 0 {
-				r := rep.FwdBwdS / t.FwdBwdS
-				rep.Ratio = &r
-			}
-			fmt.Fprintf(stderr, "pytorch fwd    %.3f s\npytorch fwdbwd %.3f s\n", t.FwdS, t.FwdBwdS)
+	rep.FwdS, rep.FwdBwdS, rep.PeakRSSBytes = res.Fwd.Seconds(), res.FwdBwd.Seconds(), peakRSS()
+	switch {
+	case !c.torch:
+	case torchErr != nil:
+		rep.Torch = "not run: " + torchErr.Error()
+		fmt.Fprintf(stderr, "atelier: PyTorch %s\n", rep.Torch)
+	default:
+		f, fb := theirs["fwd"], theirs["fwdbwd"]
+		rep.Torch = torch.version
+		rep.TorchFwdS, rep.TorchFwdBwdS = &f, &fb
+		if fb > 0 {
+			r := rep.FwdBwdS / fb
+			rep.Ratio = &r
 		}
+		fmt.Fprintf(stderr, "best: atelier fwd %.3f s, fwdbwd %.3f s; pytorch fwd %.3f s, fwdbwd %.3f s; ratio %.2f\n",
+			rep.FwdS, rep.FwdBwdS, f, fb, rep.FwdBwdS/fb)
 	}
 	line, err := json.Marshal(rep)
 	if err != nil {
@@ -176,39 +196,25 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 	return err
 }
 
-// torchResult is the JSON line of bench_torch.py.
-type torchResult struct {
-	Version string  `json:"torch"`
-	FwdS    float64 `json:"fwd_s"`
-	FwdBwdS float64 `json:"fwdbwd_s"`
-	Error   string  `json:"error"`
-}
-
 // errNoTorch reports that PyTorch could not be run or imported.
 var errNoTorch = errors.New("PyTorch is not available")
 
-// runTorchBench runs the embedded script with python and returns its
-// timings. It runs after Atelier's own timing, as a child process, so it
-// neither competes for the cores nor counts in Atelier's peak RSS.
-func runTorchBench(ctx context.Context, python string, size, iters, warmup int) (torchResult, error) {
-	var res torchResult
-	if _, err := os.Stat(python); err != nil {
-		return res, fmt.Errorf("%w: %s not found", errNoTorch, python)
+// torchVGG is a running bench_torch.py, timing one pass per request.
+type torchVGG struct{ *torchProc }
+
+// startTorchVGG starts the embedded script with python for size x size
+// images and waits until it has built the network and run warmup passes.
+func startTorchVGG(ctx context.Context, python string, size, warmup int) (*torchVGG, error) {
+	p, err := startTorchProc(ctx, python, "-c", benchTorchScript, strconv.Itoa(size), strconv.Itoa(warmup))
+	if err != nil {
+		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, python, "-", strconv.Itoa(size), strconv.Itoa(iters), strconv.Itoa(warmup))
-	cmd.Stdin = strings.NewReader(benchTorchScript)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return res, fmt.Errorf("%w: %s: %v: %s", errNoTorch, python, err, lastLine(errb.String()))
-	}
-	if err := json.Unmarshal([]byte(lastLine(out.String())), &res); err != nil {
-		return res, fmt.Errorf("%w: unreadable output from %s: %q", errNoTorch, python, lastLine(out.String()))
-	}
-	if res.Error != "" {
-		return res, fmt.Errorf("%w: %s", errNoTorch, res.Error)
-	}
-	return res, nil
+	return &torchVGG{p}, nil
+}
+
+// run times one pass of kind, "fwd" or "fwdbwd".
+func (t *torchVGG) run(kind string) (float64, error) {
+	return t.seconds(map[string]string{"cmd": "run", "kind": kind})
 }
 
 // lastLine returns the last non-empty line of s.

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	_ "embed" // the PyTorch reference script
 	"encoding/binary"
@@ -407,20 +405,11 @@ func (c benchSRConfig) timeOne(ctx context.Context, e *benchSRModel, n *sr.Netwo
 }
 
 // torchSR is a running bench_sr_torch.py, answering one request at a time.
-type torchSR struct {
-	cmd     *exec.Cmd
-	in      io.WriteCloser
-	out     *bufio.Scanner
-	errb    bytes.Buffer
-	version string
-}
+type torchSR struct{ *torchProc }
 
 // startTorchSR starts the embedded script with python on jobs and waits
 // until it has built every network.
 func startTorchSR(ctx context.Context, python string, jobs []benchSRJob, tmp string) (*torchSR, error) {
-	if _, err := os.Stat(python); err != nil {
-		return nil, fmt.Errorf("%w: %s not found", errNoTorch, python)
-	}
 	spec, err := json.Marshal(map[string]any{"models": jobs})
 	if err != nil {
 		return nil, err
@@ -429,82 +418,16 @@ func startTorchSR(ctx context.Context, python string, jobs []benchSRJob, tmp str
 	if err := os.WriteFile(jobPath, spec, 0o644); err != nil {
 		return nil, err
 	}
-	t := &torchSR{cmd: exec.CommandContext(ctx, python, "-c", benchSRTorchScript, jobPath)}
-	t.cmd.Stderr = &t.errb
-	if t.in, err = t.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	stdout, err := t.cmd.StdoutPipe()
+	p, err := startTorchProc(ctx, python, "-c", benchSRTorchScript, jobPath)
 	if err != nil {
 		return nil, err
 	}
-	t.out = bufio.NewScanner(stdout)
-	t.out.Buffer(make([]byte, 1<<16), 1<<20)
-	if err := t.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errNoTorch, python, err)
-	}
-	var hello struct {
-		Version string `json:"torch"`
-		Error   string `json:"error"`
-	}
-	if err := t.read(&hello); err != nil {
-		t.close()
-		return nil, fmt.Errorf("%w: %v", errNoTorch, err)
-	}
-	if hello.Error != "" {
-		t.close()
-		return nil, fmt.Errorf("%w: %s", errNoTorch, hello.Error)
-	}
-	t.version = hello.Version
-	return t, nil
-}
-
-// read decodes the script's next line into v.
-func (t *torchSR) read(v any) error {
-	if !t.out.Scan() {
-		msg := lastLine(t.errb.String() + "\n(no output)")
-		if err := t.out.Err(); err != nil {
-			msg = err.Error()
-		}
-		return fmt.Errorf("PyTorch stopped: %s", msg)
-	}
-	line := t.out.Bytes()
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(line, &e) == nil && e.Error != "" {
-		return errors.New(e.Error)
-	}
-	if err := json.Unmarshal(line, v); err != nil {
-		return fmt.Errorf("unreadable answer from PyTorch: %q", line)
-	}
-	return nil
-}
-
-// call sends one request and decodes the answer into v.
-func (t *torchSR) call(req map[string]string, v any) error {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	if _, err := t.in.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("PyTorch stopped: %w", err)
-	}
-	return t.read(v)
+	return &torchSR{p}, nil
 }
 
 // run times one forward pass of the named network in layout.
 func (t *torchSR) run(name, layout string) (float64, error) {
-	var r struct {
-		S *float64 `json:"s"`
-	}
-	if err := t.call(map[string]string{"cmd": "run", "name": name, "layout": layout}, &r); err != nil {
-		return 0, err
-	}
-	if r.S == nil {
-		return 0, errors.New("PyTorch gave no time")
-	}
-	return *r.S, nil
+	return t.seconds(map[string]string{"cmd": "run", "name": name, "layout": layout})
 }
 
 // diff compares PyTorch's last result for name with Atelier's (written to
@@ -520,18 +443,6 @@ func (t *torchSR) diff(name string) (float64, error) {
 		return 0, errors.New("PyTorch gave no difference")
 	}
 	return *r.D, nil
-}
-
-// close asks the script to quit and waits for it; calling it again does
-// nothing.
-func (t *torchSR) close() {
-	if t.in == nil {
-		return
-	}
-	t.in.Write([]byte(`{"cmd":"quit"}` + "\n"))
-	t.in.Close()
-	t.in = nil
-	t.cmd.Wait()
 }
 
 // memoryRun upscales a synthetic rssSize-pixel PNG with the real binary

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -51,32 +52,78 @@ func TestBenchVGGJSON(t *testing.T) {
 }
 
 // TestBenchVGGTorch runs the PyTorch half too, where Debian's PyTorch is
-// installed (a few seconds, most of it importing torch).
+// installed (a few seconds, most of it importing torch): the whole command
+// at 32 px, which alternates Atelier's passes with PyTorch's, and the
+// script's answers to a pass it does not know.
 func TestBenchVGGTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("imports PyTorch")
 	}
+	if benchUnderRace {
+		t.Skip("preparing the full VGG's weights takes too long under the race detector")
+	}
 	if _, err := os.Stat(defaultPython); err != nil {
 		t.Skip("no " + defaultPython)
 	}
-	res, err := runTorchBench(context.Background(), defaultPython, 32, 1, 0)
+	p, err := startTorchVGG(context.Background(), defaultPython, 32, 0)
 	if errors.Is(err, errNoTorch) && strings.Contains(err.Error(), "cannot import torch") {
 		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Version == "" || !(res.FwdS > 0) || !(res.FwdBwdS > 0) {
-		t.Fatalf("implausible PyTorch result %+v", res)
+	if _, err := p.run("backward"); err == nil || !strings.Contains(err.Error(), "backward") {
+		t.Errorf("an unknown pass gave %v, want an error naming it", err)
+	}
+	p.close()
+	p.close() // a second close does nothing
+
+	var out, errb bytes.Buffer
+	err = runBench(context.Background(), []string{"vgg", "--size", "32", "--iters", "2", "--warmup", "1"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("bench vgg: %v\n%s", err, errb.String())
+	}
+	var rep benchVGGReport
+	if err := json.Unmarshal([]byte(lastLine(out.String())), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Torch == "" || strings.HasPrefix(rep.Torch, "not run") || rep.TorchFwdS == nil || !(*rep.TorchFwdS > 0) ||
+		rep.TorchFwdBwdS == nil || !(*rep.TorchFwdBwdS > 0) || rep.Ratio == nil {
+		t.Fatalf("implausible PyTorch result: %s\n%s", lastLine(out.String()), errb.String())
+	}
+	if r := rep.FwdBwdS / *rep.TorchFwdBwdS; math.Abs(r-*rep.Ratio) > 1e-9 {
+		t.Errorf("ratio %v, want %v", *rep.Ratio, r)
+	}
+	// Two timed passes of each kind, each followed by PyTorch's.
+	if n := strings.Count(errb.String(), "pytorch fwdbwd"); n != 2 {
+		t.Errorf("PyTorch timed %d forward+backward passes, want 2 (one after each of Atelier's):\n%s", n, errb.String())
+	}
+	if i, j := strings.Index(errb.String(), "atelier fwdbwd"), strings.Index(errb.String(), "pytorch fwdbwd"); i < 0 || j < i {
+		t.Errorf("PyTorch's pass must follow Atelier's:\n%s", errb.String())
 	}
 }
 
 // TestBenchTorchMissing checks that a missing interpreter is reported as
 // "no PyTorch", which the command turns into null fields.
 func TestBenchTorchMissing(t *testing.T) {
-	_, err := runTorchBench(context.Background(), "/nonexistent/python3", 32, 1, 0)
+	_, err := startTorchVGG(context.Background(), "/nonexistent/python3", 32, 0)
 	if !errors.Is(err, errNoTorch) {
 		t.Fatalf("err = %v, want errNoTorch", err)
+	}
+	if benchUnderRace {
+		return
+	}
+	var out, errb bytes.Buffer
+	err = runBench(context.Background(), []string{"vgg", "--size", "32", "--iters", "1", "--warmup", "0", "--python", "/nonexistent/python3"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("bench vgg: %v", err)
+	}
+	var rep benchVGGReport
+	if err := json.Unmarshal([]byte(lastLine(out.String())), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ratio != nil || rep.TorchFwdBwdS != nil || !strings.Contains(rep.Torch, "not run") {
+		t.Errorf("without an interpreter: %s", lastLine(out.String()))
 	}
 }
 
