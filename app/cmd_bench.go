@@ -181,12 +181,14 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 		f, fb := theirs["fwd"], theirs["fwdbwd"]
 		rep.Torch = torch.version
 		rep.TorchFwdS, rep.TorchFwdBwdS = &f, &fb
+		fmt.Fprintf(stderr, "best: atelier fwd %.3f s, fwdbwd %.3f s; pytorch fwd %.3f s, fwdbwd %.3f s",
+			rep.FwdS, rep.FwdBwdS, f, fb)
 		if fb > 0 {
 			r := rep.FwdBwdS / fb
 			rep.Ratio = &r
+			fmt.Fprintf(stderr, "; ratio %.2f", r)
 		}
-		fmt.Fprintf(stderr, "best: atelier fwd %.3f s, fwdbwd %.3f s; pytorch fwd %.3f s, fwdbwd %.3f s; ratio %.2f\n",
-			rep.FwdS, rep.FwdBwdS, f, fb, rep.FwdBwdS/fb)
+		fmt.Fprintln(stderr)
 	}
 	line, err := json.Marshal(rep)
 	if err != nil {

@@ -328,8 +328,8 @@ func SetReducedPrecision(on bool) { reducedPrecision.Store(on) }
 
 // plan splits a convolution of an h x wd image from cin to cout channels.
 // A chunk of tiles is sized so that its transformed inputs and products
-// stay in the core's L2 cache (wgCacheBytes); where even 32 tiles do not fit
-// (deep layers), chunks are as large as wgSpillTiles, since then the
+// stay in the core's L2 cache (wgCacheBytes), but on AMX holds at least 64
+// tiles; where even 32 tiles do not fit (deep layers), chunks are as large as wgSpillTiles, since then the
 // transformed weights, read once per chunk, are the larger traffic, unless
 // those weights are small (few output channels on AMX). When
 // there are too few tiles for every worker to get a chunk, the image is one
