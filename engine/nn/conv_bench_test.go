@@ -66,6 +66,7 @@ func TestConvFamilySteadyStateDoesNotAllocate(t *testing.T) {
 		x    []int
 	}{
 		{"conv2d", NewConv2D(randTensor(2, 16, 32, 3, 3), randTensor(3, 16), reflect1), []int{2, 32, 40, 40}},
+		{"conv2d_direct3", NewConv2D(randTensor(2, 8, 3, 3, 3), randTensor(3, 8), ConvOpts{Pad: PadSame}), []int{2, 3, 20, 20}},
 		{"conv2d_1x1", NewConv2D(randTensor(2, 16, 32, 1, 1), randTensor(3, 16), ConvOpts{}), []int{2, 32, 20, 20}},
 		{"conv_transpose2d", NewConvTranspose2D(randTensor(2, 32, 16, 3, 3), randTensor(3, 16), ConvTransposeOpts{Stride: 2, Pad: PadSame}), []int{2, 32, 20, 20}},
 		{"depthwise", NewDepthwiseConv2D(randTensor(2, 64, 1, 3, 3), randTensor(3, 64), ConvOpts{Pad: PadSame}), []int{2, 32, 20, 20}},

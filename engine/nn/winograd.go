@@ -65,6 +65,7 @@ type winograd struct {
 	reduced   bool // two bfloat16 planes, as with SetReducedPrecision
 	fwd, bwd  wgWeights
 	task      wgTask
+	direct    direct3 // the path for few channels on one side (direct3.go)
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
 	// (any count, rows need not be whole), split forces chunks (1) or channel
 	// shares (2) instead of the automatic choice (0).
@@ -101,6 +102,10 @@ func (w *winograd) invalidate() {
 // pixels, clamped at zero when relu is set. weight is [cout, cin, 3, 3],
 // bias is [cout] or nil, x is [cin, h, wd] and y is [cout, h, wd].
 func (w *winograd) forward(weight, bias, x, y []float32, h, wd int, relu bool) {
+	if useDirect3(w.cin, w.cout) {
+		w.direct.run(weight, false, w.cin, w.cout, x, nil, y, h, wd, bias, relu)
+		return
+	}
 	w.fwd.prepare(weight, w.cout, w.cin, false, w.planes(w.cout, w.cin))
 	w.run(&w.fwd, w.cin, w.cout, x, nil, y, h, wd, bias, relu)
 }
@@ -111,6 +116,10 @@ func (w *winograd) forward(weight, bias, x, y []float32, h, wd int, relu bool) {
 // where the mask is not positive, the backward pass of the ReLU; mask may be
 // nil. dy and mask are [cout, h, wd], dx is [cin, h, wd].
 func (w *winograd) backwardInput(weight, dy, mask, dx []float32, h, wd int) {
+	if useDirect3(w.cin, w.cout) {
+		w.direct.run(weight, true, w.cout, w.cin, dy, mask, dx, h, wd, nil, false)
+		return
+	}
 	w.bwd.prepare(weight, w.cout, w.cin, true, w.planes(w.cin, w.cout))
 	w.run(&w.bwd, w.cout, w.cin, dy, mask, dx, h, wd, nil, false)
 }

@@ -117,6 +117,11 @@ var wgCases = []wgCase{
 	{cin: 32, cout: 64, h: 16, w: 132, chunkTiles: 66, split: 1}, // two rows per chunk
 	{cin: 40, cout: 20, h: 13, w: 37, chunkTiles: 20, split: 1},  // chunks across rows, padded channels
 	{cin: 17, cout: 33, h: 9, w: 15, split: 2},                   // odd channel counts, shared
+	// The direct path (at most d3MaxChannels on one side, direct3.go).
+	{cin: 1, cout: 64, h: 5, w: 33},  // whole output groups, a ragged 32-pixel block
+	{cin: 64, cout: 3, h: 7, w: 31},  // one partial group (VGG conv1_1's input gradient)
+	{cin: 2, cout: 5, h: 1, w: 1},    // a single pixel
+	{cin: 3, cout: 64, h: 3, w: 100}, // VGG conv1_1
 }
 
 // wgModes are the ways the engine can run here: vectorised C transforms
@@ -204,6 +209,26 @@ func TestWinogradMatchesDirect(t *testing.T) {
 	}
 }
 
+// TestDirect3Dispatch checks which convolutions take the direct path: the
+// direct path prepares no Winograd weights.
+func TestDirect3Dispatch(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for _, tc := range []struct {
+		cin, cout int
+		direct    bool
+	}{{3, 64, true}, {64, 3, true}, {4, 4, true}, {5, 64, false}, {64, 64, false}} {
+		e := newWinograd(tc.cin, tc.cout)
+		w := randFloats(rng, tc.cout*tc.cin*9, -0.5, 0.5)
+		x := randFloats(rng, tc.cin*8*8, -1, 1)
+		y := make([]float32, tc.cout*8*8)
+		e.forward(w, nil, x, y, 8, 8, false)
+		e.backwardInput(w, y, nil, x, 8, 8)
+		if got := !e.fwd.ok && !e.bwd.ok; got != tc.direct {
+			t.Errorf("%d -> %d channels: direct %v, want %v", tc.cin, tc.cout, got, tc.direct)
+		}
+	}
+}
+
 // TestWinogradWorkerCounts runs the same convolution with 1 to 3 workers
 // in both split modes; every run must match the direct result.
 func TestWinogradWorkerCounts(t *testing.T) {
@@ -235,7 +260,8 @@ func TestWinogradWorkerCounts(t *testing.T) {
 // the sample misses once invalidate is called.
 func TestWinogradWeightCache(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
-	const cin, cout, h, wd = 4, 4, 8, 8
+	// More than d3MaxChannels on each side: the direct path caches nothing.
+	const cin, cout, h, wd = 8, 8, 8, 8
 	w := randFloats(rng, cout*cin*9, -0.5, 0.5)
 	x := randFloats(rng, cin*h*wd, -1, 1)
 	y := make([]float32, cout*h*wd)
@@ -255,7 +281,7 @@ func TestWinogradWeightCache(t *testing.T) {
 		w2[i] *= 0.5
 	}
 	check("scaled in place", w2)
-	// Index 1 is not among the sampled values (61 samples over 144).
+	// Index 1 is not among the sampled values (61 samples over 576).
 	if sampleIndex(0, len(w2)) == 1 || sampleIndex(1, len(w2)) == 1 {
 		t.Fatal("index 1 is sampled; pick another")
 	}

@@ -1,0 +1,138 @@
+package nn
+
+import (
+	"runtime"
+	"sync"
+)
+
+// This file holds direct 3x3, stride-1, pad-1 convolutions for the
+// Winograd engine's layers with few channels on one side (VGG's conv1_1
+// reads 3 and its input gradient writes 3), where Winograd's per-frequency
+// matrix products, 3 rows or 3 deep, run far below the processor's peak.
+// Each output is a plain sum of cin*9 products (direct3_kernels.h). Timed
+// alternately in one process, conv1_1 at 256 and 512 px took 0.70-0.74 of
+// its Winograd time forward and 0.67-0.94 for the input gradient; both
+// then mostly wait on memory (the 64 output planes forward, dy and the
+// ReLU mask backward).
+
+// d3MaxChannels is the most channels on the narrow side that take the
+// direct path.
+const d3MaxChannels = 4
+
+// d3Group is how many outputs the kernel accumulates together.
+const d3Group = 4
+
+// d3ScratchPad is how far the kernel's padded rows extend past the image
+// (one column on the left, 32-pixel blocks on the right).
+const d3ScratchPad = 34
+
+// useDirect3 reports whether a convolution from cin to cout channels takes
+// the direct path.
+func useDirect3(cin, cout int) bool { return min(cin, cout) <= d3MaxChannels }
+
+// direct3 is the state of the direct path of one Winograd engine: the
+// arranged weights and each worker's scratch rows, kept between calls.
+type direct3 struct {
+	wr      []float32
+	scratch [][]float32
+	task    d3Task
+}
+
+// d3Task is one call's work, split by output rows over the workers.
+type d3Task struct {
+	x, mask, wr, bias, y []float32
+	cin, cout, h, w      int
+	relu                 bool
+	scratch              [][]float32
+	workers              int
+	wg                   sync.WaitGroup
+}
+
+func (t *d3Task) runWorker(id int) {
+	y0, y1 := splitRange(t.h, t.workers, id)
+	if y1 > y0 {
+		d3Rows(t.x, t.mask, t.cin, t.h, t.w, t.wr, t.bias, t.cout, t.relu, t.y, y0, y1, t.scratch[id], t.w+d3ScratchPad)
+	}
+}
+
+// run convolves x (cin planes of h x wd, taken as zero where mask, unless
+// nil, is not positive) with weight into y (cout planes), adding bias
+// (unless nil) and clamping at zero when relu. weight is [cout, cin, 3, 3];
+// with flip it is [cin, cout, 3, 3] rotated by 180 degrees, the input
+// gradient of a convolution from cout to cin channels.
+func (d *direct3) run(weight []float32, flip bool, cin, cout int, x, mask, y []float32, h, wd int, bias []float32, relu bool) {
+	if len(x) < cin*h*wd || len(y) < cout*h*wd || mask != nil && len(mask) < cin*h*wd {
+		panic("nn: direct convolution buffers too small for the image")
+	}
+	groups := (cout + d3Group - 1) / d3Group
+	d.wr = growFloat32(d.wr, groups*cin*9*d3Group)
+	clear(d.wr)
+	for o := 0; o < cout; o++ {
+		g, j := o/d3Group, o%d3Group
+		for c := 0; c < cin; c++ {
+			dst := d.wr[((g*cin+c)*9)*d3Group+j:]
+			for tap := 0; tap < 9; tap++ {
+				v := weight[(o*cin+c)*9+tap]
+				if flip { // the forward weight of input o and output c, rotated
+					v = weight[(c*cout+o)*9+8-tap]
+				}
+				dst[tap*d3Group] = v
+			}
+		}
+	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), h))
+	for len(d.scratch) < workers {
+		d.scratch = append(d.scratch, nil)
+	}
+	for i := 0; i < workers; i++ {
+		d.scratch[i] = growFloat32(d.scratch[i], cin*3*(wd+d3ScratchPad))
+	}
+	t := &d.task
+	t.x, t.mask, t.wr, t.bias, t.y = x, mask, d.wr, bias, y
+	t.cin, t.cout, t.h, t.w, t.relu = cin, cout, h, wd, relu
+	t.scratch, t.workers = d.scratch, workers
+	parallelRun(t, &t.wg, workers)
+	t.x, t.mask, t.bias, t.y = nil, nil, nil, nil
+}
+
+// d3RowsGo is the portable version of direct3_kernels.h's d3_rows: output
+// rows [y0, y1) of y from x (masked by mask unless nil) and the arranged
+// weights wr, plus bias (unless nil), clamped at zero when relu. It needs
+// no scratch.
+func d3RowsGo(x, mask []float32, cin, h, w int, wr, bias []float32, cout int, relu bool, y []float32, y0, y1 int) {
+	for o := 0; o < cout; o++ {
+		g, j := o/d3Group, o%d3Group
+		var b float32
+		if bias != nil {
+			b = bias[o]
+		}
+		for r := y0; r < y1; r++ {
+			for col := 0; col < w; col++ {
+				s := b
+				for c := 0; c < cin; c++ {
+					for ky := 0; ky < 3; ky++ {
+						row := r + ky - 1
+						if row < 0 || row >= h {
+							continue
+						}
+						for kx := 0; kx < 3; kx++ {
+							cc := col + kx - 1
+							if cc < 0 || cc >= w {
+								continue
+							}
+							i := (c*h+row)*w + cc
+							if mask != nil && !(mask[i] > 0) {
+								continue
+							}
+							s += wr[((g*cin+c)*9+ky*3+kx)*d3Group+j] * x[i]
+						}
+					}
+				}
+				if relu && !(s > 0) {
+					s = 0
+				}
+				y[(o*h+r)*w+col] = s
+			}
+		}
+	}
+}
