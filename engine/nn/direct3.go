@@ -27,8 +27,9 @@ const d3Group = 4
 const d3ScratchPad = 34
 
 // useDirect3 reports whether a convolution from cin to cout channels takes
-// the direct path.
-func useDirect3(cin, cout int) bool { return min(cin, cout) <= d3MaxChannels }
+// the direct path. Builds without cgo keep Winograd's Go transforms: a
+// direct path in plain Go would be no faster.
+func useDirect3(cin, cout int) bool { return d3Native && min(cin, cout) <= d3MaxChannels }
 
 // direct3 is the state of the direct path of one Winograd engine: the
 // arranged weights and each worker's scratch rows, kept between calls.
@@ -72,11 +73,11 @@ func (d *direct3) run(weight []float32, flip bool, cin, cout int, x, mask, y []f
 		for c := 0; c < cin; c++ {
 			dst := d.wr[((g*cin+c)*9)*d3Group+j:]
 			for tap := 0; tap < 9; tap++ {
-				v := weight[(o*cin+c)*9+tap]
 				if flip { // the forward weight of input o and output c, rotated
-					v = weight[(c*cout+o)*9+8-tap]
+					dst[tap*d3Group] = weight[(c*cout+o)*9+8-tap]
+				} else {
+					dst[tap*d3Group] = weight[(o*cin+c)*9+tap]
 				}
-				dst[tap*d3Group] = v
 			}
 		}
 	}
@@ -93,46 +94,4 @@ func (d *direct3) run(weight []float32, flip bool, cin, cout int, x, mask, y []f
 	t.scratch, t.workers = d.scratch, workers
 	parallelRun(t, &t.wg, workers)
 	t.x, t.mask, t.bias, t.y = nil, nil, nil, nil
-}
-
-// d3RowsGo is the portable version of direct3_kernels.h's d3_rows: output
-// rows [y0, y1) of y from x (masked by mask unless nil) and the arranged
-// weights wr, plus bias (unless nil), clamped at zero when relu. It needs
-// no scratch.
-func d3RowsGo(x, mask []float32, cin, h, w int, wr, bias []float32, cout int, relu bool, y []float32, y0, y1 int) {
-	for o := 0; o < cout; o++ {
-		g, j := o/d3Group, o%d3Group
-		var b float32
-		if bias != nil {
-			b = bias[o]
-		}
-		for r := y0; r < y1; r++ {
-			for col := 0; col < w; col++ {
-				s := b
-				for c := 0; c < cin; c++ {
-					for ky := 0; ky < 3; ky++ {
-						row := r + ky - 1
-						if row < 0 || row >= h {
-							continue
-						}
-						for kx := 0; kx < 3; kx++ {
-							cc := col + kx - 1
-							if cc < 0 || cc >= w {
-								continue
-							}
-							i := (c*h+row)*w + cc
-							if mask != nil && !(mask[i] > 0) {
-								continue
-							}
-							s += wr[((g*cin+c)*9+ky*3+kx)*d3Group+j] * x[i]
-						}
-					}
-				}
-				if relu && !(s > 0) {
-					s = 0
-				}
-				y[(o*h+r)*w+col] = s
-			}
-		}
-	}
 }

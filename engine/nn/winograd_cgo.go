@@ -102,13 +102,12 @@ func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv, planes i
 		(*C.float)(unsafe.Pointer(&m[0])), 0, wgFreqs, C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(nq), C.long(ldv), wgFreqs)
 }
 
+// d3Native is true: this build has the direct kernels (direct3_kernels.h).
+const d3Native = true
+
 // d3Rows computes output rows [y0, y1) of a direct 3x3 convolution
 // (direct3_kernels.h) with scratch rows of sw floats.
 func d3Rows(x, mask []float32, cin, h, w int, wr, bias []float32, cout int, relu bool, y []float32, y0, y1 int, scratch []float32, sw int) {
-	if wgUseGo {
-		d3RowsGo(x, mask, cin, h, w, wr, bias, cout, relu, y, y0, y1)
-		return
-	}
 	if sw < w+d3ScratchPad || len(scratch) < cin*3*sw || len(wr) < (cout+d3Group-1)/d3Group*cin*9*d3Group ||
 		bias != nil && len(bias) < cout || y0 < 0 || y1 > h {
 		panic("nn: direct convolution buffers too small")

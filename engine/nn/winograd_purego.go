@@ -27,8 +27,9 @@ func wgProductsAMX(u []uint16, v, m []float32, q0, q1, mb, kb, nq, ldv, planes i
 	panic("nn: AMX Winograd path in a build without cgo")
 }
 
-// d3Rows computes output rows [y0, y1) of a direct 3x3 convolution; this
-// build has only the Go version, which needs no scratch.
+// d3Native is false: the direct path needs the C kernels.
+const d3Native = false
+
 func d3Rows(x, mask []float32, cin, h, w int, wr, bias []float32, cout int, relu bool, y []float32, y0, y1 int, scratch []float32, sw int) {
-	d3RowsGo(x, mask, cin, h, w, wr, bias, cout, relu, y, y0, y1)
+	panic("nn: direct convolution path in a build without cgo")
 }
