@@ -50,6 +50,9 @@ const (
 	wgMaxChunk   = 512
 	// wgSamples weight values are compared to detect changed weights.
 	wgSamples = 61
+	// wgShareChannels channels (an even count, for AMX's channel pairs) are
+	// one piece of the transforms when the workers share a chunk.
+	wgShareChannels = 16
 )
 
 // wgUseGo forces the portable Go transforms even where the vectorised C
@@ -303,7 +306,7 @@ type wgPlan struct {
 	coutPad      int  // product rows as stored in the workspace
 	tw, tiles    int  // tiles per row, tiles in all
 	workers      int  // goroutines sharing the call
-	channelSplit bool // one chunk, workers share channels; else chunks of tiles
+	channelSplit bool // one chunk that the workers share (see runWorker); else chunks of tiles
 	chunkTiles   int
 	chunks       int
 	ldv          int // row stride of the transformed inputs and products
@@ -341,8 +344,13 @@ func SetReducedPrecision(on bool) { reducedPrecision.Store(on) }
 // tiles; where even 32 tiles do not fit (deep layers), chunks are as large as wgSpillTiles, since then the
 // transformed weights, read once per chunk, are the larger traffic, unless
 // those weights are small (few output channels on AMX). When
-// there are too few tiles for every worker to get a chunk, the image is one
-// chunk and the workers share its channels.
+// there are too few tiles for every worker to get two chunks, the image is
+// one chunk whose work the workers share piece by piece (runWorker): with
+// one chunk each, a worker on a core that runs slower at the moment holds
+// the other up (VGG's conv3 layers at 256 px and conv4 at 512, timed
+// alternately in one process: 0.6-0.9 of the time of two chunks at the
+// best, about the same at the median; with eight chunks one shared chunk
+// was slower).
 func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	p := wgPlan{planes: planes, cinPad: cin, coutPad: cout}
 	p.amx = p.planes > 0
@@ -385,7 +393,7 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 		chunks = (p.tiles + ct - 1) / ct
 	}
 	p.chunkTiles, p.chunks = ct, chunks
-	p.channelSplit = p.workers > 1 && p.chunks < p.workers
+	p.channelSplit = p.workers > 1 && p.chunks < 2*p.workers
 	if w.split != 0 {
 		p.channelSplit = w.split == 2
 	}
@@ -426,7 +434,7 @@ type wgTask struct {
 	relu          bool
 	next          atomic.Int64
 	ws            []*wgWorkspace
-	phase         int // channel-parallel mode: 1 input transform, 2 products and output
+	phase         int // shared-chunk mode: 1 input transform, 2 products, 3 output transform
 	wg            sync.WaitGroup
 }
 
@@ -446,10 +454,10 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	t.wgPlan = w.plan(cin, cout, h, wd, wt.planes)
 	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), wgFreqs*t.coutPad*t.ldv)
 	if t.channelSplit {
-		t.phase = 1
-		parallelRun(t, &t.wg, t.workers)
-		t.phase = 2
-		parallelRun(t, &t.wg, t.workers)
+		for t.phase = 1; t.phase <= 3; t.phase++ {
+			t.next.Store(0)
+			parallelRun(t, &t.wg, t.workers)
+		}
 	} else {
 		t.next.Store(0)
 		parallelRun(t, &t.wg, t.buffers)
@@ -460,28 +468,46 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	t.x, t.mask, t.y, t.b, t.wt = nil, nil, nil, nil, nil
 }
 
-// runWorker is one worker's share of the call.
+// runWorker is one worker's share of the call. When the workers share one
+// chunk, each phase hands out its work in pieces from a counter, so that a
+// worker whose core runs slower (on a shared host one core's AMX unit may
+// run at half rate while the other's does not) takes fewer of them: the
+// input transform by blocks of channels, the products by frequency (each
+// frequency's transformed weights and inputs are read by one worker only)
+// and the output transform by blocks of output channels.
 func (t *wgTask) runWorker(id int) {
 	if t.channelSplit {
 		ws := t.ws[0]
-		if t.phase == 1 {
-			if t.amx { // whole channel pairs, padding included
-				p0, p1 := splitRange(t.cinPad/2, t.workers, id)
-				t.input(ws, 2*p0, 2*p1, 0, t.tiles)
-				return
+		switch t.phase {
+		case 1:
+			n := t.cin
+			if t.amx {
+				n = t.cinPad // whole channel pairs, padding included
 			}
-			c0, c1 := splitRange(t.cin, t.workers, id)
-			t.input(ws, c0, c1, 0, t.tiles)
-			return
+			for {
+				c0 := int(t.next.Add(wgShareChannels) - wgShareChannels)
+				if c0 >= n {
+					return
+				}
+				t.input(ws, c0, min(c0+wgShareChannels, n), 0, t.tiles)
+			}
+		case 2:
+			for {
+				f := int(t.next.Add(1) - 1)
+				if f >= wgFreqs {
+					return
+				}
+				t.products(ws, f, f+1, 0, t.cout, t.tiles)
+			}
+		default:
+			for {
+				o0 := int(t.next.Add(wgShareChannels) - wgShareChannels)
+				if o0 >= t.cout {
+					return
+				}
+				t.output(ws, o0, min(o0+wgShareChannels, t.cout), 0, t.tiles)
+			}
 		}
-		o0, o1 := splitRange(t.cout, t.workers, id)
-		if t.amx { // whole 32-row blocks
-			q0, q1 := splitRange(t.coutPad/32, t.workers, id)
-			o0, o1 = min(32*q0, t.cout), min(32*q1, t.cout)
-		}
-		t.products(ws, o0, o1, t.tiles)
-		t.output(ws, o0, o1, 0, t.tiles)
-		return
 	}
 	ws := t.ws[id]
 	for {
@@ -492,7 +518,7 @@ func (t *wgTask) runWorker(id int) {
 		t0 := ch * t.chunkTiles
 		t1 := min(t0+t.chunkTiles, t.tiles)
 		t.input(ws, 0, t.cinPad, t0, t1)
-		t.products(ws, 0, t.cout, t1-t0)
+		t.products(ws, 0, wgFreqs, 0, t.cout, t1-t0)
 		t.output(ws, 0, t.cout, t0, t1)
 	}
 }
@@ -511,19 +537,19 @@ func (t *wgTask) output(ws *wgWorkspace, o0, o1, t0, t1 int) {
 	wgOutput(ws.m, o0, o1, t.coutPad, t.h, t.w, t0, t1, t.ldv, t.b, t.relu, t.y)
 }
 
-// products computes rows [o0, o1) of the 36 per-frequency products
-// M[f] = U[f] V[f] for n tiles. On AMX o0 is a multiple of 32 and the rows
-// are computed in whole blocks of 32.
-func (t *wgTask) products(ws *wgWorkspace, o0, o1, n int) {
+// products computes rows [o0, o1) of the per-frequency products
+// M[f] = U[f] V[f], f in [f0, f1), for n tiles. On AMX o0 is a multiple of
+// 32 and the rows are computed in whole blocks of 32.
+func (t *wgTask) products(ws *wgWorkspace, f0, f1, o0, o1, n int) {
 	if o1 <= o0 {
 		return
 	}
 	if t.amx {
-		wgProductsAMX(t.wt.ub, ws.v, ws.m, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, (n+31)/32, t.ldv, t.planes)
+		wgProductsAMX(t.wt.ub, ws.v, ws.m, f0, f1, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, (n+31)/32, t.ldv, t.planes)
 		return
 	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv
-	for f := 0; f < wgFreqs; f++ {
+	for f := f0; f < f1; f++ {
 		a := t.wt.u[(f*cout+o0)*cin:]
 		b := ws.v[f*cin*ldv:]
 		c := ws.m[(f*cout+o0)*ldv:]

@@ -117,6 +117,9 @@ var wgCases = []wgCase{
 	{cin: 32, cout: 64, h: 16, w: 132, chunkTiles: 66, split: 1}, // two rows per chunk
 	{cin: 40, cout: 20, h: 13, w: 37, chunkTiles: 20, split: 1},  // chunks across rows, padded channels
 	{cin: 17, cout: 33, h: 9, w: 15, split: 2},                   // odd channel counts, shared
+	{cin: 24, cout: 40, h: 11, w: 96},                            // width a multiple of 16: edge pieces, a short last group
+	{cin: 18, cout: 20, h: 6, w: 16},                             // one group, both edges
+	{cin: 20, cout: 17, h: 9, w: 160, chunkTiles: 24, split: 1},  // chunks starting mid-row on a multiple-of-16 width
 	// The direct path (at most d3MaxChannels on one side, direct3.go).
 	{cin: 1, cout: 64, h: 5, w: 33},  // whole output groups, a ragged 32-pixel block
 	{cin: 64, cout: 3, h: 7, w: 31},  // one partial group (VGG conv1_1's input gradient)
