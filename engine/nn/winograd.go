@@ -70,8 +70,8 @@ type winograd struct {
 	task      wgTask
 	direct    direct3 // the path for few channels on one side (direct3.go)
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
-	// (any count, rows need not be whole), split forces chunks (1) or channel
-	// shares (2) instead of the automatic choice (0).
+	// (any count, rows need not be whole), split forces chunks (1) or one
+	// shared chunk (2) instead of the automatic choice (0).
 	chunkTiles, split int
 }
 
@@ -300,17 +300,17 @@ func wgKernelTransform(g *[9]float32, u *[wgFreqs]float32) {
 
 // wgPlan is how one call splits its work.
 type wgPlan struct {
-	amx          bool // products on AMX tiles
-	planes       int  // bfloat16 planes per operand on AMX (3 or 2)
-	cinPad       int  // input channels as stored in the workspace
-	coutPad      int  // product rows as stored in the workspace
-	tw, tiles    int  // tiles per row, tiles in all
-	workers      int  // goroutines sharing the call
-	channelSplit bool // one chunk that the workers share (see runWorker); else chunks of tiles
-	chunkTiles   int
-	chunks       int
-	ldv          int // row stride of the transformed inputs and products
-	buffers      int // workspaces needed
+	amx        bool // products on AMX tiles
+	planes     int  // bfloat16 planes per operand on AMX (3 or 2)
+	cinPad     int  // input channels as stored in the workspace
+	coutPad    int  // product rows as stored in the workspace
+	tw, tiles  int  // tiles per row, tiles in all
+	workers    int  // goroutines sharing the call
+	shared     bool // one chunk that the workers share piece by piece (runWorker); else chunks of tiles
+	chunkTiles int
+	chunks     int
+	ldv        int // row stride of the transformed inputs and products
+	buffers    int // workspaces needed
 }
 
 // planes returns how many bfloat16 planes the AMX products split each
@@ -393,12 +393,12 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 		chunks = (p.tiles + ct - 1) / ct
 	}
 	p.chunkTiles, p.chunks = ct, chunks
-	p.channelSplit = p.workers > 1 && p.chunks < 2*p.workers
+	p.shared = p.workers > 1 && p.chunks < 2*p.workers
 	if w.split != 0 {
-		p.channelSplit = w.split == 2
+		p.shared = w.split == 2
 	}
 	p.buffers = min(p.workers, p.chunks)
-	if p.channelSplit {
+	if p.shared {
 		p.chunkTiles, p.chunks, p.buffers = p.tiles, 1, 1
 	}
 	p.ldv = roundUp(p.chunkTiles+16, 16)
@@ -453,7 +453,7 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	t.wt, t.cin, t.cout, t.x, t.mask, t.y, t.b, t.h, t.w, t.relu = wt, cin, cout, x, mask, y, bias, h, wd, relu
 	t.wgPlan = w.plan(cin, cout, h, wd, wt.planes)
 	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), wgFreqs*t.coutPad*t.ldv)
-	if t.channelSplit {
+	if t.shared {
 		for t.phase = 1; t.phase <= 3; t.phase++ {
 			t.next.Store(0)
 			parallelRun(t, &t.wg, t.workers)
@@ -476,7 +476,7 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 // frequency's transformed weights and inputs are read by one worker only)
 // and the output transform by blocks of output channels.
 func (t *wgTask) runWorker(id int) {
-	if t.channelSplit {
+	if t.shared {
 		ws := t.ws[0]
 		switch t.phase {
 		case 1:
@@ -484,43 +484,35 @@ func (t *wgTask) runWorker(id int) {
 			if t.amx {
 				n = t.cinPad // whole channel pairs, padding included
 			}
-			for {
-				c0 := int(t.next.Add(wgShareChannels) - wgShareChannels)
-				if c0 >= n {
-					return
-				}
-				t.input(ws, c0, min(c0+wgShareChannels, n), 0, t.tiles)
+			for c0, c1, ok := t.take(wgShareChannels, n); ok; c0, c1, ok = t.take(wgShareChannels, n) {
+				t.input(ws, c0, c1, 0, t.tiles)
 			}
 		case 2:
-			for {
-				f := int(t.next.Add(1) - 1)
-				if f >= wgFreqs {
-					return
-				}
+			for f, _, ok := t.take(1, wgFreqs); ok; f, _, ok = t.take(1, wgFreqs) {
 				t.products(ws, f, f+1, 0, t.cout, t.tiles)
 			}
 		default:
-			for {
-				o0 := int(t.next.Add(wgShareChannels) - wgShareChannels)
-				if o0 >= t.cout {
-					return
-				}
-				t.output(ws, o0, min(o0+wgShareChannels, t.cout), 0, t.tiles)
+			for o0, o1, ok := t.take(wgShareChannels, t.cout); ok; o0, o1, ok = t.take(wgShareChannels, t.cout) {
+				t.output(ws, o0, o1, 0, t.tiles)
 			}
 		}
+		return
 	}
 	ws := t.ws[id]
-	for {
-		ch := int(t.next.Add(1) - 1)
-		if ch >= t.chunks {
-			return
-		}
+	for ch, _, ok := t.take(1, t.chunks); ok; ch, _, ok = t.take(1, t.chunks) {
 		t0 := ch * t.chunkTiles
 		t1 := min(t0+t.chunkTiles, t.tiles)
 		t.input(ws, 0, t.cinPad, t0, t1)
 		t.products(ws, 0, wgFreqs, 0, t.cout, t1-t0)
 		t.output(ws, 0, t.cout, t0, t1)
 	}
+}
+
+// take hands out the next piece [lo, hi) of n items, step at a time, from
+// the call's counter; ok is false when none are left.
+func (t *wgTask) take(step, n int) (lo, hi int, ok bool) {
+	lo = int(t.next.Add(int64(step)) - int64(step))
+	return lo, min(lo+step, n), lo < n
 }
 
 // input transforms channels [c0, c1) of tiles [t0, t1) into the workspace.

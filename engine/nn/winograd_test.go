@@ -112,7 +112,7 @@ var wgCases = []wgCase{
 	{cin: 7, cout: 9, h: 33, w: 130},                             // interior vectors and a ragged edge
 	{cin: 6, cout: 5, h: 30, w: 97, chunkTiles: 25, split: 1},    // several chunks, partial rows
 	{cin: 6, cout: 10, h: 21, w: 64, chunkTiles: 16, split: 1},   // one tile row per chunk
-	{cin: 9, cout: 6, h: 40, w: 44, split: 2},                    // channel shares
+	{cin: 9, cout: 6, h: 40, w: 44, split: 2},                    // one shared chunk
 	{cin: 64, cout: 32, h: 8, w: 8, split: 2},                    // deep, tiny
 	{cin: 32, cout: 64, h: 16, w: 132, chunkTiles: 66, split: 1}, // two rows per chunk
 	{cin: 40, cout: 20, h: 13, w: 37, chunkTiles: 20, split: 1},  // chunks across rows, padded channels
