@@ -537,7 +537,7 @@ func (t *wgTask) products(ws *wgWorkspace, f0, f1, o0, o1, n int) {
 		return
 	}
 	if t.amx {
-		wgProductsAMX(t.wt.ub, ws.v, ws.m, f0, f1, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, (n+31)/32, t.ldv, t.planes)
+		wgProductsAMX(t.wt.ub, ws.v, ws.m, f0, f1, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, n, t.ldv, t.planes)
 		return
 	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv

@@ -153,11 +153,13 @@ WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk)
 
 // wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
 // [q0, q1) of the products, m = u v (bf16x6, see above) over kb 32-wide
-// blocks of the input channels and nq 32-wide blocks of tiles. u holds
+// blocks of the input channels and the first n tiles, in 32-wide blocks; a
+// last block of at most 16 tiles is computed as 16 wide (its other half
+// would be padding: VGG's conv5_1 at 256 px has 16 tiles). u holds
 // three planes of nf*mb*kb*512 bfloat16 values, v three of nf*kb*16*ldv
 // channel pairs (nf frequencies: 36 for Winograd, 1 for conv_amx.h).
 WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0,
-                                          int f1, int q0, int q1, int mb, int kb, int nq,
+                                          int f1, int q0, int q1, int mb, int kb, int n,
                                           long ldv, int nf) {
 	wg_tilecfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -170,6 +172,7 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
 	const long uplane = (long)nf * mb * kb * 512, vplane = (long)nf * kp * ldv;
 	const long rowblk = (long)kb * 512; // one 16-row block of A tiles
+	const int nq = (n + 31) / 32, half = n % 32 != 0 && n % 32 <= 16;
 	for (int f = f0; f < f1; f++) {
 		for (int q = q0; q < q1; q++) {
 			const uint16_t *ah = u + ((long)(f * mb + 2 * q) * kb) * 512;
@@ -177,6 +180,43 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 			float *mq = m + (f * coutPad + 32L * q) * ldv;
 			for (int nb = 0; nb < nq; nb++) {
 				const long n0 = 32L * nb;
+				if (half && nb == nq - 1) { // 16 tiles: tiles 0 and 1 only
+					_tile_zero(0);
+					_tile_zero(1);
+					for (int k = 0; k < kb; k++) {
+						const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0;
+						const uint32_t *bm = bh + vplane, *bl = bh + 2 * vplane;
+						const long ak = 512L * k;
+						if (nb == 0)
+							wg_prefetch_a(ah + ak + WG_PF_AHEAD, am + ak + WG_PF_AHEAD,
+							              al + ak + WG_PF_AHEAD, rowblk);
+#define WG_TDP2()                                                                                  \
+	do {                                                                                       \
+		_tile_dpbf16ps(0, 4, 6);                                                           \
+		_tile_dpbf16ps(1, 5, 6);                                                           \
+	} while (0)
+						_tile_loadd(4, ah + ak, 64);
+						_tile_loadd(5, ah + rowblk + ak, 64);
+						_tile_loadd(6, bh, sb);
+						WG_TDP2(); // ah bh
+						_tile_loadd(6, bm, sb);
+						WG_TDP2(); // ah bm
+						_tile_loadd(6, bl, sb);
+						WG_TDP2(); // ah bl
+						_tile_loadd(4, am + ak, 64);
+						_tile_loadd(5, am + rowblk + ak, 64);
+						_tile_loadd(6, bm, sb);
+						WG_TDP2(); // am bm
+						_tile_loadd(6, bh, sb);
+						WG_TDP2(); // am bh
+						_tile_loadd(4, al + ak, 64);
+						_tile_loadd(5, al + rowblk + ak, 64);
+						WG_TDP2(); // al bh
+					}
+					_tile_stored(0, mq + n0, sb);
+					_tile_stored(1, mq + 16 * ldv + n0, sb);
+					continue;
+				}
 				_tile_zero(0); // rows 0-15, tiles 0-15
 				_tile_zero(1); // rows 16-31, tiles 0-15
 				_tile_zero(2); // rows 0-15, tiles 16-31
@@ -231,7 +271,7 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 
 // wg_amx_products2 is wg_amx_products for two-plane (bf16x3) operands.
 WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0,
-                                           int f1, int q0, int q1, int mb, int kb, int nq,
+                                           int f1, int q0, int q1, int mb, int kb, int n,
                                            long ldv, int nf) {
 	wg_tilecfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -244,12 +284,36 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
 	const long uplane = (long)nf * mb * kb * 512, vplane = (long)nf * kp * ldv;
 	const long rowblk = (long)kb * 512;
+	const int nq = (n + 31) / 32, half = n % 32 != 0 && n % 32 <= 16;
 	for (int f = f0; f < f1; f++) {
 		for (int q = q0; q < q1; q++) {
 			const uint16_t *ah = u + ((long)(f * mb + 2 * q) * kb) * 512, *al = ah + uplane;
 			float *mq = m + (f * coutPad + 32L * q) * ldv;
 			for (int nb = 0; nb < nq; nb++) {
 				const long n0 = 32L * nb;
+				if (half && nb == nq - 1) { // 16 tiles: tiles 0 and 1 only
+					_tile_zero(0);
+					_tile_zero(1);
+					for (int k = 0; k < kb; k++) {
+						const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0, *bl = bh + vplane;
+						const long ak = 512L * k;
+						if (nb == 0)
+							wg_prefetch_a2(ah + ak + WG_PF_AHEAD, al + ak + WG_PF_AHEAD, rowblk);
+						_tile_loadd(4, ah + ak, 64);
+						_tile_loadd(5, ah + rowblk + ak, 64);
+						_tile_loadd(6, bh, sb);
+						WG_TDP2(); // ah bh
+						_tile_loadd(6, bl, sb);
+						WG_TDP2(); // ah bl
+						_tile_loadd(4, al + ak, 64);
+						_tile_loadd(5, al + rowblk + ak, 64);
+						_tile_loadd(6, bh, sb);
+						WG_TDP2(); // al bh
+					}
+					_tile_stored(0, mq + n0, sb);
+					_tile_stored(1, mq + 16 * ldv + n0, sb);
+					continue;
+				}
 				_tile_zero(0);
 				_tile_zero(1);
 				_tile_zero(2);
@@ -289,13 +353,14 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 			}
 		}
 	}
+#undef WG_TDP2
 	_tile_release();
 }
 #else
 // No AMX on this platform: the products below are never called.
 static int wg_amx_init(void) { return 0; }
 static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
-                            int q1, int mb, int kb, int nq, long ldv, int nf) {}
+                            int q1, int mb, int kb, int n, long ldv, int nf) {}
 static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
-                             int q1, int mb, int kb, int nq, long ldv, int nf) {}
+                             int q1, int mb, int kb, int n, long ldv, int nf) {}
 #endif

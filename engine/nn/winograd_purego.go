@@ -23,7 +23,7 @@ func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32,
 	panic("nn: AMX Winograd path in a build without cgo")
 }
 
-func wgProductsAMX(u []uint16, v, m []float32, f0, f1, q0, q1, mb, kb, nq, ldv, planes int) {
+func wgProductsAMX(u []uint16, v, m []float32, f0, f1, q0, q1, mb, kb, n, ldv, planes int) {
 	panic("nn: AMX Winograd path in a build without cgo")
 }
 
