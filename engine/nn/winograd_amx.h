@@ -151,6 +151,57 @@ WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk)
 	}
 }
 
+// The products of a 32x32 block of the output run as stages of four tile
+// products, one per accumulator (tiles 0-3), of 16-row weight tiles in 4
+// and 5 by 16-tile input tiles in 6 and 7. AMX has no renamed tile
+// registers: a tile load waits until the products before it have read the
+// register. So a stage orders its products to free first the registers the
+// next stage reloads, and the loads go between its products, where each
+// has two products' time before it is needed, instead of all at the stage
+// boundary, where the next products would wait for them.
+#define WG_LA(r, p) _tile_loadd(r, p, 64)
+#define WG_LB(r, p) _tile_loadd(r, p, sb)
+// WG_NEXT_B runs a stage and loads the input tiles at p for the next.
+#define WG_NEXT_B(p)                                                                               \
+	do {                                                                                       \
+		_tile_dpbf16ps(0, 4, 6);                                                           \
+		_tile_dpbf16ps(1, 5, 6);                                                           \
+		WG_LB(6, p);                                                                       \
+		_tile_dpbf16ps(2, 4, 7);                                                           \
+		_tile_dpbf16ps(3, 5, 7);                                                           \
+		WG_LB(7, (p) + 16);                                                                \
+	} while (0)
+// WG_NEXT_A runs a stage and loads the weight tiles at p for the next.
+#define WG_NEXT_A(p)                                                                               \
+	do {                                                                                       \
+		_tile_dpbf16ps(0, 4, 6);                                                           \
+		_tile_dpbf16ps(2, 4, 7);                                                           \
+		WG_LA(4, p);                                                                       \
+		_tile_dpbf16ps(1, 5, 6);                                                           \
+		_tile_dpbf16ps(3, 5, 7);                                                           \
+		WG_LA(5, (p) + rowblk);                                                            \
+	} while (0)
+// WG_NEXT_AB runs a stage and loads both operands, pa and pb, for the next.
+#define WG_NEXT_AB(pa, pb)                                                                         \
+	do {                                                                                       \
+		_tile_dpbf16ps(0, 4, 6);                                                           \
+		_tile_dpbf16ps(1, 5, 6);                                                           \
+		WG_LB(6, pb);                                                                      \
+		_tile_dpbf16ps(2, 4, 7);                                                           \
+		WG_LA(4, pa);                                                                      \
+		_tile_dpbf16ps(3, 5, 7);                                                           \
+		WG_LA(5, (pa) + rowblk);                                                           \
+		WG_LB(7, (pb) + 16);                                                               \
+	} while (0)
+// WG_LAST runs the last stage of a block.
+#define WG_LAST()                                                                                  \
+	do {                                                                                       \
+		_tile_dpbf16ps(0, 4, 6);                                                           \
+		_tile_dpbf16ps(1, 5, 6);                                                           \
+		_tile_dpbf16ps(2, 4, 7);                                                           \
+		_tile_dpbf16ps(3, 5, 7);                                                           \
+	} while (0)
+
 // wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
 // [q0, q1) of the products, m = u v (bf16x6, see above) over kb 32-wide
 // blocks of the input channels and the first n tiles, in 32-wide blocks; a
@@ -221,43 +272,31 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 				_tile_zero(1); // rows 16-31, tiles 0-15
 				_tile_zero(2); // rows 0-15, tiles 16-31
 				_tile_zero(3); // rows 16-31, tiles 16-31
+				const uint32_t *b0 = v + f * kp * ldv + n0;
+				WG_LA(4, ah);
+				WG_LA(5, ah + rowblk);
+				WG_LB(6, b0 + 2 * vplane);
+				WG_LB(7, b0 + 2 * vplane + 16);
 				for (int k = 0; k < kb; k++) {
-					const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0;
+					const uint32_t *bh = b0 + 16L * k * ldv;
 					const uint32_t *bm = bh + vplane, *bl = bh + 2 * vplane;
 					const long ak = 512L * k;
 					if (nb == 0) // the weights come from memory: fetch ahead
 						wg_prefetch_a(ah + ak + WG_PF_AHEAD, am + ak + WG_PF_AHEAD,
 						              al + ak + WG_PF_AHEAD, rowblk);
-#define WG_TDP4()                                                                                  \
-	do {                                                                                       \
-		_tile_dpbf16ps(0, 4, 6);                                                           \
-		_tile_dpbf16ps(1, 5, 6);                                                           \
-		_tile_dpbf16ps(2, 4, 7);                                                           \
-		_tile_dpbf16ps(3, 5, 7);                                                           \
-	} while (0)
-					_tile_loadd(4, ah + ak, 64);
-					_tile_loadd(5, ah + rowblk + ak, 64);
-					_tile_loadd(6, bh, sb);
-					_tile_loadd(7, bh + 16, sb);
-					WG_TDP4(); // ah bh
-					_tile_loadd(6, bm, sb);
-					_tile_loadd(7, bm + 16, sb);
-					WG_TDP4(); // ah bm
-					_tile_loadd(6, bl, sb);
-					_tile_loadd(7, bl + 16, sb);
-					WG_TDP4(); // ah bl
-					_tile_loadd(4, am + ak, 64);
-					_tile_loadd(5, am + rowblk + ak, 64);
-					_tile_loadd(6, bm, sb);
-					_tile_loadd(7, bm + 16, sb);
-					WG_TDP4(); // am bm
-					_tile_loadd(6, bh, sb);
-					_tile_loadd(7, bh + 16, sb);
-					WG_TDP4(); // am bh
-					_tile_loadd(4, al + ak, 64);
-					_tile_loadd(5, al + rowblk + ak, 64);
-					WG_TDP4(); // al bh
-#undef WG_TDP4
+					// Stages ah bl, ah bm, am bm, am bh, al bh, ah bh: one
+					// operand changes from each to the next, and its new
+					// tiles load as soon as their registers are free.
+					WG_NEXT_B(bm);      // ah bl
+					WG_NEXT_A(am + ak); // ah bm
+					WG_NEXT_B(bh);      // am bm
+					WG_NEXT_A(al + ak); // am bh
+					WG_NEXT_A(ah + ak); // al bh
+					if (k + 1 < kb) {   // ah bh, then ah bl of the next k
+						WG_NEXT_AB(ah + ak + 512, bl + 16L * ldv);
+					} else {
+						WG_LAST();
+					}
 				}
 				_tile_stored(0, mq + n0, sb);
 				_tile_stored(1, mq + 16 * ldv + n0, sb);
@@ -318,33 +357,24 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 				_tile_zero(1);
 				_tile_zero(2);
 				_tile_zero(3);
+				const uint32_t *b0 = v + f * kp * ldv + n0;
+				WG_LA(4, ah);
+				WG_LA(5, ah + rowblk);
+				WG_LB(6, b0 + vplane);
+				WG_LB(7, b0 + vplane + 16);
 				for (int k = 0; k < kb; k++) {
-					const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0, *bl = bh + vplane;
+					const uint32_t *bh = b0 + 16L * k * ldv, *bl = bh + vplane;
 					const long ak = 512L * k;
 					if (nb == 0)
 						wg_prefetch_a2(ah + ak + WG_PF_AHEAD, al + ak + WG_PF_AHEAD, rowblk);
-					_tile_loadd(4, ah + ak, 64);
-					_tile_loadd(5, ah + rowblk + ak, 64);
-					_tile_loadd(6, bh, sb);
-					_tile_loadd(7, bh + 16, sb);
-					_tile_dpbf16ps(0, 4, 6); // ah bh
-					_tile_dpbf16ps(1, 5, 6);
-					_tile_dpbf16ps(2, 4, 7);
-					_tile_dpbf16ps(3, 5, 7);
-					_tile_loadd(6, bl, sb);
-					_tile_loadd(7, bl + 16, sb);
-					_tile_dpbf16ps(0, 4, 6); // ah bl
-					_tile_dpbf16ps(1, 5, 6);
-					_tile_dpbf16ps(2, 4, 7);
-					_tile_dpbf16ps(3, 5, 7);
-					_tile_loadd(4, al + ak, 64);
-					_tile_loadd(5, al + rowblk + ak, 64);
-					_tile_loadd(6, bh, sb);
-					_tile_loadd(7, bh + 16, sb);
-					_tile_dpbf16ps(0, 4, 6); // al bh
-					_tile_dpbf16ps(1, 5, 6);
-					_tile_dpbf16ps(2, 4, 7);
-					_tile_dpbf16ps(3, 5, 7);
+					// Stages ah bl, ah bh, al bh (see WG_NEXT_B).
+					WG_NEXT_B(bh);      // ah bl
+					WG_NEXT_A(al + ak); // ah bh
+					if (k + 1 < kb) {   // al bh, then ah bl of the next k
+						WG_NEXT_AB(ah + ak + 512, bl + 16L * ldv);
+					} else {
+						WG_LAST();
+					}
 				}
 				_tile_stored(0, mq + n0, sb);
 				_tile_stored(1, mq + 16 * ldv + n0, sb);
@@ -354,6 +384,12 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 		}
 	}
 #undef WG_TDP2
+#undef WG_LA
+#undef WG_LB
+#undef WG_NEXT_A
+#undef WG_NEXT_B
+#undef WG_NEXT_AB
+#undef WG_LAST
 	_tile_release();
 }
 #else
