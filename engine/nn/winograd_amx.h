@@ -127,25 +127,19 @@ static int wg_amx_init(void) {
 // products prefetch the weight tiles they stream from memory.
 #define WG_PF_AHEAD (2 * 512)
 
-// wg_prefetch_a prefetches one 1 KiB weight tile at each of h, m and l and
-// rowblk values past each (the second row block), into L1. Near the end of
-// the weights the addresses may lie past them: prefetches never fault.
-WG_INLINE void wg_prefetch_a(const uint16_t *h, const uint16_t *m, const uint16_t *l, long rowblk) {
+// wg_prefetch_a prefetches one 1 KiB weight tile at each of h, l and, with
+// three planes, m, and rowblk values past each (the second row block), into
+// L1. Near the end of the weights the addresses may lie past them:
+// prefetches never fault.
+WG_INLINE void wg_prefetch_a(const uint16_t *h, const uint16_t *m, const uint16_t *l, long rowblk,
+                             int planes) {
 	for (int i = 0; i < 512; i += 32) {
 		_mm_prefetch((const char *)(h + i), _MM_HINT_T0);
 		_mm_prefetch((const char *)(h + rowblk + i), _MM_HINT_T0);
-		_mm_prefetch((const char *)(m + i), _MM_HINT_T0);
-		_mm_prefetch((const char *)(m + rowblk + i), _MM_HINT_T0);
-		_mm_prefetch((const char *)(l + i), _MM_HINT_T0);
-		_mm_prefetch((const char *)(l + rowblk + i), _MM_HINT_T0);
-	}
-}
-
-// wg_prefetch_a2 is wg_prefetch_a for two planes, h and l.
-WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk) {
-	for (int i = 0; i < 512; i += 32) {
-		_mm_prefetch((const char *)(h + i), _MM_HINT_T0);
-		_mm_prefetch((const char *)(h + rowblk + i), _MM_HINT_T0);
+		if (planes == 3) {
+			_mm_prefetch((const char *)(m + i), _MM_HINT_T0);
+			_mm_prefetch((const char *)(m + rowblk + i), _MM_HINT_T0);
+		}
 		_mm_prefetch((const char *)(l + i), _MM_HINT_T0);
 		_mm_prefetch((const char *)(l + rowblk + i), _MM_HINT_T0);
 	}
@@ -153,12 +147,13 @@ WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk)
 
 // The products of a 32x32 block of the output run as stages of four tile
 // products, one per accumulator (tiles 0-3), of 16-row weight tiles in 4
-// and 5 by 16-tile input tiles in 6 and 7. AMX has no renamed tile
-// registers: a tile load waits until the products before it have read the
-// register. So a stage orders its products to free first the registers the
-// next stage reloads, and the loads go between its products, where each
-// has two products' time before it is needed, instead of all at the stage
-// boundary, where the next products would wait for them.
+// and 5 by 16-tile input tiles in 6 and 7; a block only 16 tiles wide
+// (wide is 0) uses accumulators 0 and 1 and input tile 6 only. AMX has no
+// renamed tile registers: a tile load waits until the products before it
+// have read the register. So a stage orders its products to free first the
+// registers the next stage reloads, and the loads go between its products,
+// where each has two products' time before it is needed, instead of all at
+// the stage boundary, where the next products would wait for them.
 #define WG_LA(r, p) _tile_loadd(r, p, 64)
 #define WG_LB(r, p) _tile_loadd(r, p, sb)
 // WG_NEXT_B runs a stage and loads the input tiles at p for the next.
@@ -167,18 +162,20 @@ WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk)
 		_tile_dpbf16ps(0, 4, 6);                                                           \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
 		WG_LB(6, p);                                                                       \
-		_tile_dpbf16ps(2, 4, 7);                                                           \
-		_tile_dpbf16ps(3, 5, 7);                                                           \
-		WG_LB(7, (p) + 16);                                                                \
+		if (wide) {                                                                        \
+			_tile_dpbf16ps(2, 4, 7);                                                   \
+			_tile_dpbf16ps(3, 5, 7);                                                   \
+			WG_LB(7, (p) + 16);                                                        \
+		}                                                                                  \
 	} while (0)
 // WG_NEXT_A runs a stage and loads the weight tiles at p for the next.
 #define WG_NEXT_A(p)                                                                               \
 	do {                                                                                       \
 		_tile_dpbf16ps(0, 4, 6);                                                           \
-		_tile_dpbf16ps(2, 4, 7);                                                           \
+		if (wide) _tile_dpbf16ps(2, 4, 7);                                                 \
 		WG_LA(4, p);                                                                       \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
-		_tile_dpbf16ps(3, 5, 7);                                                           \
+		if (wide) _tile_dpbf16ps(3, 5, 7);                                                 \
 		WG_LA(5, (p) + rowblk);                                                            \
 	} while (0)
 // WG_NEXT_AB runs a stage and loads both operands, pa and pb, for the next.
@@ -187,31 +184,33 @@ WG_INLINE void wg_prefetch_a2(const uint16_t *h, const uint16_t *l, long rowblk)
 		_tile_dpbf16ps(0, 4, 6);                                                           \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
 		WG_LB(6, pb);                                                                      \
-		_tile_dpbf16ps(2, 4, 7);                                                           \
+		if (wide) _tile_dpbf16ps(2, 4, 7);                                                 \
 		WG_LA(4, pa);                                                                      \
-		_tile_dpbf16ps(3, 5, 7);                                                           \
+		if (wide) _tile_dpbf16ps(3, 5, 7);                                                 \
 		WG_LA(5, (pa) + rowblk);                                                           \
-		WG_LB(7, (pb) + 16);                                                               \
+		if (wide) WG_LB(7, (pb) + 16);                                                     \
 	} while (0)
 // WG_LAST runs the last stage of a block.
 #define WG_LAST()                                                                                  \
 	do {                                                                                       \
 		_tile_dpbf16ps(0, 4, 6);                                                           \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
-		_tile_dpbf16ps(2, 4, 7);                                                           \
-		_tile_dpbf16ps(3, 5, 7);                                                           \
+		if (wide) {                                                                        \
+			_tile_dpbf16ps(2, 4, 7);                                                   \
+			_tile_dpbf16ps(3, 5, 7);                                                   \
+		}                                                                                  \
 	} while (0)
 
 // wg_amx_products computes, for frequencies [f0, f1) and 32-row blocks
-// [q0, q1) of the products, m = u v (bf16x6, see above) over kb 32-wide
-// blocks of the input channels and the first n tiles, in 32-wide blocks; a
-// last block of at most 16 tiles is computed as 16 wide (its other half
-// would be padding: VGG's conv5_1 at 256 px has 16 tiles). u holds
-// three planes of nf*mb*kb*512 bfloat16 values, v three of nf*kb*16*ldv
-// channel pairs (nf frequencies: 36 for Winograd, 1 for conv_amx.h).
+// [q0, q1) of the products, m = u v (bf16x6 with planes 3, bf16x3 with 2,
+// see above) over kb 32-wide blocks of the input channels and the first n
+// tiles, in 32-wide blocks; a last block of at most 16 tiles is computed
+// 16 wide (its other half would be padding: VGG's conv5_1 at 256 px has
+// 16 tiles). u holds planes planes of nf*mb*kb*512 bfloat16 values, v as
+// many of nf*kb*16*ldv channel pairs (nf frequencies: 36 for Winograd).
 WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0,
                                           int f1, int q0, int q1, int mb, int kb, int n,
-                                          long ldv, int nf) {
+                                          long ldv, int nf, int planes) {
 	wg_tilecfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.palette = 1;
@@ -223,51 +222,15 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
 	const long uplane = (long)nf * mb * kb * 512, vplane = (long)nf * kp * ldv;
 	const long rowblk = (long)kb * 512; // one 16-row block of A tiles
-	const int nq = (n + 31) / 32, half = n % 32 != 0 && n % 32 <= 16;
+	const int nq = (n + 31) / 32;
 	for (int f = f0; f < f1; f++) {
 		for (int q = q0; q < q1; q++) {
 			const uint16_t *ah = u + ((long)(f * mb + 2 * q) * kb) * 512;
-			const uint16_t *am = ah + uplane, *al = ah + 2 * uplane;
+			const uint16_t *am = ah + uplane, *al = ah + (planes - 1) * uplane;
 			float *mq = m + (f * coutPad + 32L * q) * ldv;
 			for (int nb = 0; nb < nq; nb++) {
 				const long n0 = 32L * nb;
-				if (half && nb == nq - 1) { // 16 tiles: tiles 0 and 1 only
-					_tile_zero(0);
-					_tile_zero(1);
-					for (int k = 0; k < kb; k++) {
-						const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0;
-						const uint32_t *bm = bh + vplane, *bl = bh + 2 * vplane;
-						const long ak = 512L * k;
-						if (nb == 0)
-							wg_prefetch_a(ah + ak + WG_PF_AHEAD, am + ak + WG_PF_AHEAD,
-							              al + ak + WG_PF_AHEAD, rowblk);
-#define WG_TDP2()                                                                                  \
-	do {                                                                                       \
-		_tile_dpbf16ps(0, 4, 6);                                                           \
-		_tile_dpbf16ps(1, 5, 6);                                                           \
-	} while (0)
-						_tile_loadd(4, ah + ak, 64);
-						_tile_loadd(5, ah + rowblk + ak, 64);
-						_tile_loadd(6, bh, sb);
-						WG_TDP2(); // ah bh
-						_tile_loadd(6, bm, sb);
-						WG_TDP2(); // ah bm
-						_tile_loadd(6, bl, sb);
-						WG_TDP2(); // ah bl
-						_tile_loadd(4, am + ak, 64);
-						_tile_loadd(5, am + rowblk + ak, 64);
-						_tile_loadd(6, bm, sb);
-						WG_TDP2(); // am bm
-						_tile_loadd(6, bh, sb);
-						WG_TDP2(); // am bh
-						_tile_loadd(4, al + ak, 64);
-						_tile_loadd(5, al + rowblk + ak, 64);
-						WG_TDP2(); // al bh
-					}
-					_tile_stored(0, mq + n0, sb);
-					_tile_stored(1, mq + 16 * ldv + n0, sb);
-					continue;
-				}
+				const int wide = n - n0 > 16;
 				_tile_zero(0); // rows 0-15, tiles 0-15
 				_tile_zero(1); // rows 16-31, tiles 0-15
 				_tile_zero(2); // rows 0-15, tiles 16-31
@@ -275,24 +238,30 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 				const uint32_t *b0 = v + f * kp * ldv + n0;
 				WG_LA(4, ah);
 				WG_LA(5, ah + rowblk);
-				WG_LB(6, b0 + 2 * vplane);
-				WG_LB(7, b0 + 2 * vplane + 16);
+				WG_LB(6, b0 + (planes - 1) * vplane);
+				if (wide) WG_LB(7, b0 + (planes - 1) * vplane + 16);
 				for (int k = 0; k < kb; k++) {
 					const uint32_t *bh = b0 + 16L * k * ldv;
-					const uint32_t *bm = bh + vplane, *bl = bh + 2 * vplane;
+					const uint32_t *bm = bh + vplane, *bl = bh + (planes - 1) * vplane;
 					const long ak = 512L * k;
 					if (nb == 0) // the weights come from memory: fetch ahead
 						wg_prefetch_a(ah + ak + WG_PF_AHEAD, am + ak + WG_PF_AHEAD,
-						              al + ak + WG_PF_AHEAD, rowblk);
-					// Stages ah bl, ah bm, am bm, am bh, al bh, ah bh: one
-					// operand changes from each to the next, and its new
-					// tiles load as soon as their registers are free.
-					WG_NEXT_B(bm);      // ah bl
-					WG_NEXT_A(am + ak); // ah bm
-					WG_NEXT_B(bh);      // am bm
-					WG_NEXT_A(al + ak); // am bh
-					WG_NEXT_A(ah + ak); // al bh
-					if (k + 1 < kb) {   // ah bh, then ah bl of the next k
+						              al + ak + WG_PF_AHEAD, rowblk, planes);
+					// Stages ah bl, ah bm, am bm, am bh, al bh, ah bh
+					// (bf16x3: ah bl, ah bh, al bh): one operand changes
+					// from each to the next, and its new tiles load as
+					// soon as their registers are free.
+					if (planes == 3) {
+						WG_NEXT_B(bm);      // ah bl
+						WG_NEXT_A(am + ak); // ah bm
+						WG_NEXT_B(bh);      // am bm
+						WG_NEXT_A(al + ak); // am bh
+						WG_NEXT_A(ah + ak); // al bh
+					} else {
+						WG_NEXT_B(bh);      // ah bl
+						WG_NEXT_A(al + ak); // ah bh
+					}
+					if (k + 1 < kb) { // the last stage, then ah bl of the next k
 						WG_NEXT_AB(ah + ak + 512, bl + 16L * ldv);
 					} else {
 						WG_LAST();
@@ -300,90 +269,13 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const uint32_t *v, 
 				}
 				_tile_stored(0, mq + n0, sb);
 				_tile_stored(1, mq + 16 * ldv + n0, sb);
-				_tile_stored(2, mq + n0 + 16, sb);
-				_tile_stored(3, mq + 16 * ldv + n0 + 16, sb);
+				if (wide) {
+					_tile_stored(2, mq + n0 + 16, sb);
+					_tile_stored(3, mq + 16 * ldv + n0 + 16, sb);
+				}
 			}
 		}
 	}
-	_tile_release();
-}
-
-// wg_amx_products2 is wg_amx_products for two-plane (bf16x3) operands.
-WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0,
-                                           int f1, int q0, int q1, int mb, int kb, int n,
-                                           long ldv, int nf) {
-	wg_tilecfg cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.palette = 1;
-	for (int i = 0; i < 8; i++) {
-		cfg.rows[i] = 16;
-		cfg.colsb[i] = 64;
-	}
-	_tile_loadconfig(&cfg);
-	const long kp = (long)kb * 16, coutPad = (long)mb * 16, sb = ldv * 4;
-	const long uplane = (long)nf * mb * kb * 512, vplane = (long)nf * kp * ldv;
-	const long rowblk = (long)kb * 512;
-	const int nq = (n + 31) / 32, half = n % 32 != 0 && n % 32 <= 16;
-	for (int f = f0; f < f1; f++) {
-		for (int q = q0; q < q1; q++) {
-			const uint16_t *ah = u + ((long)(f * mb + 2 * q) * kb) * 512, *al = ah + uplane;
-			float *mq = m + (f * coutPad + 32L * q) * ldv;
-			for (int nb = 0; nb < nq; nb++) {
-				const long n0 = 32L * nb;
-				if (half && nb == nq - 1) { // 16 tiles: tiles 0 and 1 only
-					_tile_zero(0);
-					_tile_zero(1);
-					for (int k = 0; k < kb; k++) {
-						const uint32_t *bh = v + (f * kp + 16L * k) * ldv + n0, *bl = bh + vplane;
-						const long ak = 512L * k;
-						if (nb == 0)
-							wg_prefetch_a2(ah + ak + WG_PF_AHEAD, al + ak + WG_PF_AHEAD, rowblk);
-						_tile_loadd(4, ah + ak, 64);
-						_tile_loadd(5, ah + rowblk + ak, 64);
-						_tile_loadd(6, bh, sb);
-						WG_TDP2(); // ah bh
-						_tile_loadd(6, bl, sb);
-						WG_TDP2(); // ah bl
-						_tile_loadd(4, al + ak, 64);
-						_tile_loadd(5, al + rowblk + ak, 64);
-						_tile_loadd(6, bh, sb);
-						WG_TDP2(); // al bh
-					}
-					_tile_stored(0, mq + n0, sb);
-					_tile_stored(1, mq + 16 * ldv + n0, sb);
-					continue;
-				}
-				_tile_zero(0);
-				_tile_zero(1);
-				_tile_zero(2);
-				_tile_zero(3);
-				const uint32_t *b0 = v + f * kp * ldv + n0;
-				WG_LA(4, ah);
-				WG_LA(5, ah + rowblk);
-				WG_LB(6, b0 + vplane);
-				WG_LB(7, b0 + vplane + 16);
-				for (int k = 0; k < kb; k++) {
-					const uint32_t *bh = b0 + 16L * k * ldv, *bl = bh + vplane;
-					const long ak = 512L * k;
-					if (nb == 0)
-						wg_prefetch_a2(ah + ak + WG_PF_AHEAD, al + ak + WG_PF_AHEAD, rowblk);
-					// Stages ah bl, ah bh, al bh (see WG_NEXT_B).
-					WG_NEXT_B(bh);      // ah bl
-					WG_NEXT_A(al + ak); // ah bh
-					if (k + 1 < kb) {   // al bh, then ah bl of the next k
-						WG_NEXT_AB(ah + ak + 512, bl + 16L * ldv);
-					} else {
-						WG_LAST();
-					}
-				}
-				_tile_stored(0, mq + n0, sb);
-				_tile_stored(1, mq + 16 * ldv + n0, sb);
-				_tile_stored(2, mq + n0 + 16, sb);
-				_tile_stored(3, mq + 16 * ldv + n0 + 16, sb);
-			}
-		}
-	}
-#undef WG_TDP2
 #undef WG_LA
 #undef WG_LB
 #undef WG_NEXT_A
@@ -396,7 +288,5 @@ WG_AMX_TARGET static void wg_amx_products2(const uint16_t *u, const uint32_t *v,
 // No AMX on this platform: the products below are never called.
 static int wg_amx_init(void) { return 0; }
 static void wg_amx_products(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
-                            int q1, int mb, int kb, int n, long ldv, int nf) {}
-static void wg_amx_products2(const uint16_t *u, const uint32_t *v, float *m, int f0, int f1, int q0,
-                             int q1, int mb, int kb, int n, long ldv, int nf) {}
+                            int q1, int mb, int kb, int n, long ldv, int nf, int planes) {}
 #endif

@@ -91,16 +91,11 @@ func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32,
 // the pair-split inputs v, each in planes (3: bf16x6, or 2: bf16x3)
 // (winograd_amx.h).
 func wgProductsAMX(u []uint16, v, m []float32, f0, f1, q0, q1, mb, kb, n, ldv, planes int) {
-	if f0 < 0 || f1 > wgFreqs || len(u) < planes*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv || len(v) < planes*wgFreqs*kb*16*ldv || n < 0 || roundUp(n, 32) > ldv {
+	if planes != 2 && planes != 3 || f0 < 0 || f1 > wgFreqs || len(u) < planes*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv || len(v) < planes*wgFreqs*kb*16*ldv || n < 0 || roundUp(n, 32) > ldv {
 		panic("nn: winograd AMX buffers too small")
 	}
-	if planes == 2 {
-		C.wg_amx_products2((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
-			(*C.float)(unsafe.Pointer(&m[0])), C.int(f0), C.int(f1), C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(n), C.long(ldv), wgFreqs)
-		return
-	}
 	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
-		(*C.float)(unsafe.Pointer(&m[0])), C.int(f0), C.int(f1), C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(n), C.long(ldv), wgFreqs)
+		(*C.float)(unsafe.Pointer(&m[0])), C.int(f0), C.int(f1), C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(n), C.long(ldv), wgFreqs, C.int(planes))
 }
 
 // d3Native is true: this build has the direct kernels (direct3_kernels.h).
