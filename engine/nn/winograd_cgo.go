@@ -21,20 +21,21 @@ import (
 var wgAMX = os.Getenv("ATELIER_AMX") != "0" && C.wg_amx_init() == 1
 
 // wgInput transforms channels [c0, c1) of x (masked by mask unless nil)
-// for tiles [t0, t1) into v (layout in winograd_kernels.h).
-func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, ldv int) {
+// for tiles [t0, t1) into v, rows rows per frequency (layout in
+// winograd_kernels.h); channels at or past cin are zero.
+func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, rows, ldv int) {
 	if wgUseGo {
-		wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, ldv)
+		wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, rows, ldv)
 		return
 	}
 	if c1 <= c0 || t1 <= t0 {
 		return
 	}
-	if len(v) < (wgFreqs-1)*cin*ldv+(c1-1)*ldv+t1-t0+15 {
+	if c1 > rows || t1-t0+16 > ldv || len(v) < (wgFreqs-1)*rows*ldv+c1*ldv {
 		panic("nn: winograd input buffer too small")
 	}
 	C.wg4_input((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
-		C.long(t0), C.long(t1), (*C.float)(unsafe.Pointer(&v[0])), C.long(ldv))
+		C.long(t0), C.long(t1), (*C.float)(unsafe.Pointer(&v[0])), C.long(rows), C.long(ldv))
 }
 
 // cPtr returns a C pointer to s[0], or NULL for an empty s.
@@ -68,34 +69,19 @@ func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float3
 		C.long(t0), C.long(t1), C.long(ldm), b, r, (*C.float)(unsafe.Pointer(&y[0])))
 }
 
-// wgInputPairs transforms channels [c0, c1) (c0 even; channels past cin
-// are zero) of x (masked by mask unless nil) for tiles [t0, t1) into the
-// planes (3 or 2) of split bfloat16 channel pairs in v, with kp pairs per
-// frequency.
-func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv, planes int) {
-	if c1 <= c0 || t1 <= t0 {
-		return
-	}
-	if t1-t0+16 > ldv {
-		panic("nn: winograd chunk wider than its buffer")
-	}
-	if len(v) < planes*wgFreqs*kp*ldv || c1 > 2*kp || c0%2 != 0 || planes != 2 && planes != 3 {
-		panic("nn: winograd pair buffers too small")
-	}
-	C.wg4_input_pairs((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
-		C.long(t0), C.long(t1), (*C.uint32_t)(unsafe.Pointer(&v[0])), C.long(kp), C.long(ldv), C.int(planes))
-}
-
 // wgProductsAMX computes the 32-row blocks [q0, q1) of the products of
-// frequencies [f0, f1) for the first n tiles from the packed weights u and
-// the pair-split inputs v, each in planes (3: bf16x6, or 2: bf16x3)
-// (winograd_amx.h).
-func wgProductsAMX(u []uint16, v, m []float32, f0, f1, q0, q1, mb, kb, n, ldv, planes int) {
-	if planes != 2 && planes != 3 || f0 < 0 || f1 > wgFreqs || len(u) < planes*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv || len(v) < planes*wgFreqs*kb*16*ldv || n < 0 || roundUp(n, 32) > ldv {
+// frequencies [f0, f1) for the first n tiles from the packed weights u,
+// in planes (3: bf16x6, or 2: bf16x3), and the float32 inputs v, kb*32
+// rows per frequency, which it splits group 32-tile blocks at a time into
+// st, wgStageWords(kb, planes, group) long (winograd_amx.h).
+func wgProductsAMX(u []uint16, v, m, st []float32, f0, f1, q0, q1, mb, kb, n, ldv, planes, group int) {
+	if planes != 2 && planes != 3 || f0 < 0 || f1 > wgFreqs || len(u) < planes*wgFreqs*mb*kb*512 || len(m) < wgFreqs*mb*16*ldv ||
+		len(v) < wgFreqs*kb*32*ldv || n < 0 || roundUp(n, 32) > ldv || group < 1 || len(st) < wgStageWords(kb, planes, group) {
 		panic("nn: winograd AMX buffers too small")
 	}
-	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.uint32_t)(unsafe.Pointer(&v[0])),
-		(*C.float)(unsafe.Pointer(&m[0])), C.int(f0), C.int(f1), C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(n), C.long(ldv), wgFreqs, C.int(planes))
+	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.float)(unsafe.Pointer(&v[0])),
+		(*C.float)(unsafe.Pointer(&m[0])), C.int(f0), C.int(f1), C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(n), C.long(ldv), wgFreqs, C.int(planes),
+		(*C.uint32_t)(unsafe.Pointer(&st[0])), C.int(group))
 }
 
 // d3Native is true: this build has the direct kernels (direct3_kernels.h).

@@ -9,9 +9,10 @@
 // and columns 4tx-1..4tx+4 (zero outside the image: padding 1). Tiles are
 // numbered t = ty*tw + tx with tw = ceil(w/4); a chunk is a range [t0, t1)
 // of them. The transformed input V holds frequency f (0..35) of channel c of
-// tile t0+i at v[(f*cin + c)*ldv + i]; the products M use the same layout
-// with cout rows. ldv must be at least t1-t0+16: the last vector of a chunk
-// may write up to 15 lanes past it.
+// tile t0+i at v[(f*rows + c)*ldv + i], rows >= cin (the AMX products want
+// the channels padded to a multiple of 32, as zero rows); the products M use
+// the same layout with cout rows or more. ldv must be at least t1-t0+16:
+// the last vector of a chunk may write up to 15 lanes past it.
 
 #include <stdint.h>
 #include <string.h>
@@ -260,17 +261,22 @@ WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty,
 	}
 
 // wg4_input transforms channels [c0, c1) of x (masked by mask, if not
-// NULL) for the tiles [t0, t1).
+// NULL) for the tiles [t0, t1), with rows rows per frequency in v.
+// Channels at or past cin up to c1 (padding) are zero.
 WG_CLONES static void wg4_input(const float *x, const float *mask, int c0, int c1, int cin, int h,
-                                int w, long t0, long t1, float *v, long ldv) {
+                                int w, long t0, long t1, float *v, long rows, long ldv) {
 	const int tw = (w + 3) / 4;
-	const long fstride = (long)cin * ldv;
+	const long fstride = rows * ldv;
 	float buf[6][80] __attribute__((aligned(64)));
 	wg_v16 out[36];
 	for (int c = c0; c < c1; c++) {
+		float *vc = v + (long)c * ldv;
+		if (c >= cin) {
+			for (int f = 0; f < 36; f++) memset(vc + f * fstride, 0, sizeof(float) * ldv);
+			continue;
+		}
 		const float *xc = x + (long)c * h * w;
 		const float *mc = mask ? mask + (long)c * h * w : 0;
-		float *vc = v + (long)c * ldv;
 		WG_GROUPS(tw, t0, t1, {
 			wg4_group(xc, mc, h, w, ty, tx0, buf, out);
 			for (int f = 0; f < 36; f++) wg_store(vc + i + f * fstride, out[f]);

@@ -3,10 +3,11 @@
 package nn
 
 // wgInput transforms channels [c0, c1) of x (masked by mask unless nil)
-// for tiles [t0, t1) into v (layout in winograd_kernels.h); this build has
+// for tiles [t0, t1) into v, rows rows per frequency (layout in
+// winograd_kernels.h); channels at or past cin are zero. This build has
 // only the Go transforms.
-func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, ldv int) {
-	wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, ldv)
+func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, rows, ldv int) {
+	wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, rows, ldv)
 }
 
 // wgOutput inverse-transforms output channels [o0, o1) of m (mstride rows
@@ -19,11 +20,7 @@ func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float3
 // wgAMX is false: AMX needs the C kernels.
 const wgAMX = false
 
-func wgInputPairs(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, kp, ldv, planes int) {
-	panic("nn: AMX Winograd path in a build without cgo")
-}
-
-func wgProductsAMX(u []uint16, v, m []float32, f0, f1, q0, q1, mb, kb, n, ldv, planes int) {
+func wgProductsAMX(u []uint16, v, m, st []float32, f0, f1, q0, q1, mb, kb, n, ldv, planes, group int) {
 	panic("nn: AMX Winograd path in a build without cgo")
 }
 

@@ -5,13 +5,20 @@ package nn
 // and tests check the vectorised C transforms against them.
 
 // wgInputGo transforms channels [c0, c1) of x (zero where mask, unless
-// nil, is not positive) for tiles [t0, t1) into v[(f*cin+c)*ldv + t-t0].
-func wgInputGo(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, ldv int) {
+// nil, is not positive) for tiles [t0, t1) into v[(f*rows+c)*ldv + t-t0];
+// channels at or past cin are zero.
+func wgInputGo(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, rows, ldv int) {
 	tw := (w + wgTile - 1) / wgTile
-	fstride := cin * ldv
+	fstride := rows * ldv
 	var d [6][6]float32
 	var t [6][6]float32
 	for c := c0; c < c1; c++ {
+		if c >= cin {
+			for f := range wgFreqs {
+				clear(v[f*fstride+c*ldv : f*fstride+(c+1)*ldv])
+			}
+			continue
+		}
 		xc := x[c*h*w : (c+1)*h*w]
 		var mc []float32
 		if mask != nil {
