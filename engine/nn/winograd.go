@@ -55,8 +55,8 @@ const (
 	wgShareChannels = 16
 	// wgStageBytes bounds the inputs that the AMX products split at a time,
 	// per worker, so that they stay in L2 beside the weight tiles that
-	// serve them (VGG's 256-channel layers, one core: 0.8 of the time of
-	// one 32-tile block at a time).
+	// serve them (VGG's 256-channel layers at 256 px, one core: 0.8-0.94
+	// of the time of one 32-tile block at a time).
 	wgStageBytes = 384 << 10
 )
 
@@ -76,8 +76,9 @@ type winograd struct {
 	direct    direct3 // the path for few channels on one side (direct3.go)
 	// Tests steer the work split: chunkTiles > 0 fixes the tiles per chunk
 	// (any count, rows need not be whole), split forces chunks (1) or one
-	// shared chunk (2) instead of the automatic choice (0).
-	chunkTiles, split int
+	// shared chunk (2) instead of the automatic choice (0), and group > 0
+	// fixes the 32-tile blocks the AMX products split at a time.
+	chunkTiles, split, group int
 }
 
 // wgWeights is one cached set of transformed weights: u[f][r][c] for
@@ -421,6 +422,9 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	if p.amx {
 		p.ldv = roundUp(p.chunkTiles+16, 32)
 		p.group = wgStageGroup(p.cinPad/32, p.planes, p.chunkTiles)
+		if w.group > 0 {
+			p.group = w.group
+		}
 	}
 	return p
 }

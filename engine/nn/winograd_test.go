@@ -95,12 +95,12 @@ func relErr(got []float32, want []float64) float64 {
 }
 
 type wgCase struct {
-	cin, cout, h, w   int
-	chunkTiles, split int
+	cin, cout, h, w          int
+	chunkTiles, split, group int
 }
 
 func (c wgCase) String() string {
-	return fmt.Sprintf("cin%d_cout%d_%dx%d_chunk%d_split%d", c.cin, c.cout, c.h, c.w, c.chunkTiles, c.split)
+	return fmt.Sprintf("cin%d_cout%d_%dx%d_chunk%d_split%d_group%d", c.cin, c.cout, c.h, c.w, c.chunkTiles, c.split, c.group)
 }
 
 var wgCases = []wgCase{
@@ -120,6 +120,11 @@ var wgCases = []wgCase{
 	{cin: 24, cout: 40, h: 11, w: 96},                            // width a multiple of 16: edge pieces, a short last group
 	{cin: 18, cout: 20, h: 6, w: 16},                             // one group, both edges
 	{cin: 20, cout: 17, h: 9, w: 160, chunkTiles: 24, split: 1},  // chunks starting mid-row on a multiple-of-16 width
+	// The AMX products split their inputs a few 32-tile blocks at a time,
+	// the first row block of the products as it goes, the others reusing.
+	{cin: 40, cout: 36, h: 22, w: 30, split: 2, group: 1},                 // 48 tiles: a wide block, then a narrow one
+	{cin: 64, cout: 48, h: 36, w: 34, split: 2, group: 2},                 // 81 tiles: two blocks, then one
+	{cin: 33, cout: 64, h: 40, w: 40, chunkTiles: 70, split: 1, group: 1}, // chunks of 70 and 30 tiles, a block at a time
 	// The direct path (at most d3MaxChannels on one side, direct3.go).
 	{cin: 1, cout: 64, h: 5, w: 33},  // whole output groups, a ragged 32-pixel block
 	{cin: 64, cout: 3, h: 7, w: 31},  // one partial group (VGG conv1_1's input gradient)
@@ -170,7 +175,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 				b := randFloats(rng, tc.cout, -0.5, 0.5)
 				eng, restore := newWinogradMode(mode, tc.cin, tc.cout)
 				defer restore()
-				eng.chunkTiles, eng.split = tc.chunkTiles, tc.split
+				eng.chunkTiles, eng.split, eng.group = tc.chunkTiles, tc.split, tc.group
 				for img := 0; img < 2; img++ {
 					x := randFloats(rng, tc.cin*tc.h*tc.w, -1, 1)
 					want := refConv3x3(w, b, x, tc.cin, tc.cout, tc.h, tc.w)
