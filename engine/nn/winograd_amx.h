@@ -28,11 +28,12 @@
 //   products m[(f*coutPad + o)*ldv + t], float32, as for the float32 path.
 //
 // Splitting the inputs in the products rather than in the input transform
-// keeps the transformed inputs at 4 bytes a value instead of 6 or 4: the
-// input transform, bound by the memory it writes, and the products, which
-// read their split tiles from a small staging area instead of from the
-// whole chunk's planes, both move less data (VGG's layers, one core, the
-// three steps timed alternately: 0.73-0.93 of the time).
+// keeps the transformed inputs at 4 bytes a value instead of 6 (three
+// parts; 4 with two): the input transform, bound by the memory it writes,
+// and the products, which read their split tiles from a small staging area
+// instead of from the whole chunk's planes, both move less data (VGG's
+// convolutions at 256 px, forward and backward, timed alternately against
+// splitting in the transform: 0.66-0.90 of the time).
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
 #define WG_HAVE_AMX 1
