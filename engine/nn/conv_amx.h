@@ -24,7 +24,7 @@ WG_CLONES static void ca_pack(const float *x, int cin, int h, int w, int pt, int
 	const long n = (long)rows * wp, plane = kp * ldv;
 	float t[2][wp + 16] __attribute__((aligned(64)));
 	for (int c = 0; c < cin; c += 2) {
-		uint32_t *vh = v + (q0 + c / 2) * ldv, *vm = vh + plane, *vl = vh + (planes - 1) * plane;
+		uint32_t *vh = v + (q0 + c / 2) * ldv;
 		for (int r = 0; r < rows; r++) {
 			const int iy = iy0 + r - pt;
 			for (int s = 0; s < 2; s++) {
@@ -40,23 +40,8 @@ WG_CLONES static void ca_pack(const float *x, int cin, int h, int w, int pt, int
 				memset(d + b, 0, sizeof(float) * (wp + 16 - b));
 			}
 			const long at = (long)r * wp;
-			for (int i = 0; i < wp; i += 16) {
-				wg_v16 a = wg_load(t[0] + i), b = wg_load(t[1] + i);
-				const long o = at + i;
-				if (planes == 3) {
-					wg_u16v ah, am, al, bh, bm, bl;
-					wg_bf16_split3(a, &ah, &am, &al);
-					wg_bf16_split3(b, &bh, &bm, &bl);
-					*(wg_u16vu *)(vh + o) = bh | (ah >> 16);
-					*(wg_u16vu *)(vm + o) = bm | (am >> 16);
-					*(wg_u16vu *)(vl + o) = bl | (al >> 16);
-				} else {
-					wg_u16v ah = wg_bf16(a), bh = wg_bf16(b);
-					wg_u16v al = wg_bf16(a - (wg_v16)ah), bl = wg_bf16(b - (wg_v16)bh);
-					*(wg_u16vu *)(vh + o) = bh | (ah >> 16);
-					*(wg_u16vu *)(vl + o) = bl | (al >> 16);
-				}
-			}
+			for (int i = 0; i < wp; i += 16)
+				wg_split_pair(wg_load(t[0] + i), wg_load(t[1] + i), planes, vh + at + i, plane);
 		}
 		// The last row's vectors may have run past n: clear from n on.
 		for (int pl2 = 0; pl2 < planes; pl2++)

@@ -62,6 +62,25 @@ WG_INLINE void wg_bf16_split3(wg_v16 x, wg_u16v *h, wg_u16v *m, wg_u16v *l) {
 	*l = wg_bf16(x);
 }
 
+// wg_split_pair splits the float32 values a and b (even and odd channel of
+// a pair) into planes bfloat16 planes (3: h, m, l; 2: h, l) and stores
+// them as 16 channel-pair words in each plane, plane words apart from d.
+WG_INLINE void wg_split_pair(wg_v16 a, wg_v16 b, int planes, uint32_t *d, long plane) {
+	if (planes == 3) {
+		wg_u16v ah, am, al, bh, bm, bl;
+		wg_bf16_split3(a, &ah, &am, &al);
+		wg_bf16_split3(b, &bh, &bm, &bl);
+		*(wg_u16vu *)d = bh | (ah >> 16);
+		*(wg_u16vu *)(d + plane) = bm | (am >> 16);
+		*(wg_u16vu *)(d + 2 * plane) = bl | (al >> 16);
+		return;
+	}
+	const wg_u16v ah = wg_bf16(a), bh = wg_bf16(b);
+	const wg_u16v al = wg_bf16(a - (wg_v16)ah), bl = wg_bf16(b - (wg_v16)bh);
+	*(wg_u16vu *)d = bh | (ah >> 16);
+	*(wg_u16vu *)(d + plane) = bl | (al >> 16);
+}
+
 #if WG_HAVE_AMX
 // Every processor with AMX has AVX-512, which the input split uses.
 #define WG_AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f")))
@@ -115,48 +134,33 @@ WG_INLINE void wg_amx_stage(const float *vf, long ldv, int k, int planes, int wi
 	uint32_t *sk = st + (long)k * planes * 512;
 	for (int r = 0; r < 16; r++) {
 		const float *ra = vf + (long)(32 * k + 2 * r) * ldv, *rb = ra + ldv;
-		for (int s = 0; s <= wide; s++) {
-			const wg_v16 a = wg_load(ra + 16 * s), b = wg_load(rb + 16 * s);
-			uint32_t *d = sk + s * 256 + r * 16;
-			if (planes == 3) {
-				wg_u16v ah, am, al, bh, bm, bl;
-				wg_bf16_split3(a, &ah, &am, &al);
-				wg_bf16_split3(b, &bh, &bm, &bl);
-				*(wg_u16vu *)d = bh | (ah >> 16);
-				*(wg_u16vu *)(d + 512) = bm | (am >> 16);
-				*(wg_u16vu *)(d + 1024) = bl | (al >> 16);
-			} else {
-				const wg_u16v ah = wg_bf16(a), bh = wg_bf16(b);
-				const wg_u16v al = wg_bf16(a - (wg_v16)ah), bl = wg_bf16(b - (wg_v16)bh);
-				*(wg_u16vu *)d = bh | (ah >> 16);
-				*(wg_u16vu *)(d + 512) = bl | (al >> 16);
-			}
-		}
+		for (int s = 0; s <= wide; s++)
+			wg_split_pair(wg_load(ra + 16 * s), wg_load(rb + 16 * s), planes, sk + s * 256 + r * 16, 512);
 	}
 }
 
 // The products of a 32x32 block of the output run as stages of four tile
 // products, one per accumulator (tiles 0-3), of 16-row weight tiles in 4
 // and 5 by 16-tile input tiles in 6 and 7; a block only 16 tiles wide
-// (wide is 0) uses accumulators 0 and 1 and input tile 6 only. The input
-// tiles come from the staging area, 1 KiB each, 64 bytes a row. AMX has no
+// (wide is 0) uses accumulators 0 and 1 and input tile 6 only; the input
+// tiles come from the staging area. AMX has no
 // renamed tile registers: a tile load waits until the products before it
 // have read the register. So a stage orders its products to free first the
 // registers the next stage reloads, and the loads go between its products,
 // where each has two products' time before it is needed, instead of all at
 // the stage boundary, where the next products would wait for them.
-#define WG_LA(r, p) _tile_loadd(r, p, 64)
-#define WG_LB(r, p) _tile_loadd(r, p, 64)
+// Weight and staged input tiles alike are 1 KiB, 64 bytes a row.
+#define WG_LD(r, p) _tile_loadd(r, p, 64)
 // WG_NEXT_B runs a stage and loads the input tiles at p for the next.
 #define WG_NEXT_B(p)                                                                               \
 	do {                                                                                       \
 		_tile_dpbf16ps(0, 4, 6);                                                           \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
-		WG_LB(6, p);                                                                       \
+		WG_LD(6, p);                                                                       \
 		if (wide) {                                                                        \
 			_tile_dpbf16ps(2, 4, 7);                                                   \
 			_tile_dpbf16ps(3, 5, 7);                                                   \
-			WG_LB(7, (p) + 256);                                                        \
+			WG_LD(7, (p) + 256);                                                        \
 		}                                                                                  \
 	} while (0)
 // WG_NEXT_A runs a stage and loads the weight tiles at p for the next.
@@ -164,22 +168,22 @@ WG_INLINE void wg_amx_stage(const float *vf, long ldv, int k, int planes, int wi
 	do {                                                                                       \
 		_tile_dpbf16ps(0, 4, 6);                                                           \
 		if (wide) _tile_dpbf16ps(2, 4, 7);                                                 \
-		WG_LA(4, p);                                                                       \
+		WG_LD(4, p);                                                                       \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
 		if (wide) _tile_dpbf16ps(3, 5, 7);                                                 \
-		WG_LA(5, (p) + rowblk);                                                            \
+		WG_LD(5, (p) + rowblk);                                                            \
 	} while (0)
 // WG_NEXT_AB runs a stage and loads both operands, pa and pb, for the next.
 #define WG_NEXT_AB(pa, pb)                                                                         \
 	do {                                                                                       \
 		_tile_dpbf16ps(0, 4, 6);                                                           \
 		_tile_dpbf16ps(1, 5, 6);                                                           \
-		WG_LB(6, pb);                                                                      \
+		WG_LD(6, pb);                                                                      \
 		if (wide) _tile_dpbf16ps(2, 4, 7);                                                 \
-		WG_LA(4, pa);                                                                      \
+		WG_LD(4, pa);                                                                      \
 		if (wide) _tile_dpbf16ps(3, 5, 7);                                                 \
-		WG_LA(5, (pa) + rowblk);                                                           \
-		if (wide) WG_LB(7, (pb) + 256);                                                     \
+		WG_LD(5, (pa) + rowblk);                                                           \
+		if (wide) WG_LD(7, (pb) + 256);                                                     \
 	} while (0)
 // WG_LAST runs the last stage of a block.
 #define WG_LAST()                                                                                  \
@@ -230,19 +234,19 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const float *v, flo
 				for (int nb = g0; nb < g1; nb++) {
 					const long n0 = 32L * nb;
 					const int wide = n - n0 > 16;
-					const uint32_t *b0 = st + (nb - g0) * sblk;
+					uint32_t *b0 = st + (nb - g0) * sblk;
 					// The first row block splits the inputs, block k+1
 					// while the products of block k run.
 					const float *vf = q == q0 ? v + f * cinPad * ldv + n0 : 0;
-					if (vf) wg_amx_stage(vf, ldv, 0, planes, wide, (uint32_t *)b0);
+					if (vf) wg_amx_stage(vf, ldv, 0, planes, wide, b0);
 					_tile_zero(0); // rows 0-15, tiles 0-15
 					_tile_zero(1); // rows 16-31, tiles 0-15
 					_tile_zero(2); // rows 0-15, tiles 16-31
 					_tile_zero(3); // rows 16-31, tiles 16-31
-					WG_LA(4, ah);
-					WG_LA(5, ah + rowblk);
-					WG_LB(6, b0 + (planes - 1) * 512);
-					if (wide) WG_LB(7, b0 + (planes - 1) * 512 + 256);
+					WG_LD(4, ah);
+					WG_LD(5, ah + rowblk);
+					WG_LD(6, b0 + (planes - 1) * 512);
+					if (wide) WG_LD(7, b0 + (planes - 1) * 512 + 256);
 					for (int k = 0; k < kb; k++) {
 						const uint32_t *bh = b0 + k * planes * 512L;
 						const uint32_t *bm = bh + 512, *bl = bh + (planes - 1) * 512;
@@ -265,7 +269,7 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const float *v, flo
 							WG_NEXT_A(al + ak); // ah bh
 						}
 						if (k + 1 < kb) { // the last stage, then ah bl of the next k
-							if (vf) wg_amx_stage(vf, ldv, k + 1, planes, wide, (uint32_t *)b0);
+							if (vf) wg_amx_stage(vf, ldv, k + 1, planes, wide, b0);
 							WG_NEXT_AB(ah + ak + 512, bl + planes * 512);
 						} else {
 							WG_LAST();
@@ -281,8 +285,7 @@ WG_AMX_TARGET static void wg_amx_products(const uint16_t *u, const float *v, flo
 			}
 		}
 	}
-#undef WG_LA
-#undef WG_LB
+#undef WG_LD
 #undef WG_NEXT_A
 #undef WG_NEXT_B
 #undef WG_NEXT_AB
