@@ -435,9 +435,18 @@ func (w *winograd) workspaceBytes(h, wd int) int {
 	p := w.plan(w.cin, w.cout, h, wd, w.planes(w.cout, w.cin))
 	n := 4 * p.buffers * (p.vFloats() + wgFreqs*p.coutPad*p.ldv)
 	if p.amx {
-		n += 4 * p.workers * wgStageWords(p.cinPad/32, p.planes, p.group)
+		n += 4 * p.stagers() * wgStageWords(p.cinPad/32, p.planes, p.group)
 	}
 	return n
+}
+
+// stagers is how many workers split inputs for the AMX products, each into
+// the staging area of its own workspace.
+func (p *wgPlan) stagers() int {
+	if p.shared {
+		return p.workers
+	}
+	return p.buffers
 }
 
 // vFloats is the size of the transformed inputs, in float32s.
@@ -453,14 +462,14 @@ type wgTask struct {
 	relu          bool
 	next          atomic.Int64
 	ws            []*wgWorkspace
-	stage         [][]float32 // per worker: the AMX products' split inputs
-	phase         int         // shared-chunk mode: 1 input transform, 2 products, 3 output transform
+	phase         int // shared-chunk mode: 1 input transform, 2 products, 3 output transform
 	wg            sync.WaitGroup
 }
 
-// wgWorkspace is one worker's transformed inputs and products.
+// wgWorkspace is one worker's transformed inputs and products, and the
+// staging area where its AMX products split the inputs.
 type wgWorkspace struct {
-	v, m []float32
+	v, m, st []float32
 }
 
 // run convolves x (cin planes, masked by mask where it is not positive,
@@ -474,11 +483,13 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	t.wgPlan = w.plan(cin, cout, h, wd, wt.planes)
 	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), wgFreqs*t.coutPad*t.ldv)
 	if t.amx {
-		n := t.buffers
-		if t.shared {
-			n = t.workers
+		// In the shared mode the other workers borrow workspaces for
+		// their staging areas alone.
+		n := t.stagers()
+		t.ws = getWorkspaces(t.ws, n, 0, 0)
+		for _, ws := range t.ws[:n] {
+			ws.st = growFloat32(ws.st, wgStageWords(t.cinPad/32, t.planes, t.group))
 		}
-		t.stage = getStages(t.stage[:0], n, wgStageWords(t.cinPad/32, t.planes, t.group))
 	}
 	if t.shared {
 		for t.phase = 1; t.phase <= 3; t.phase++ {
@@ -492,9 +503,6 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	putWorkspaces(t.ws)
 	clear(t.ws)
 	t.ws = t.ws[:0]
-	putStages(t.stage)
-	clear(t.stage)
-	t.stage = t.stage[:0]
 	t.x, t.mask, t.y, t.b, t.wt = nil, nil, nil, nil, nil
 }
 
@@ -561,7 +569,7 @@ func (t *wgTask) products(ws *wgWorkspace, id, f0, f1, o0, o1, n int) {
 		return
 	}
 	if t.amx {
-		wgProductsAMX(t.wt.ub, ws.v, ws.m, t.stage[id], f0, f1, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, n, t.ldv, t.planes, t.group)
+		wgProductsAMX(t.wt.ub, ws.v, ws.m, t.ws[id].st, f0, f1, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, n, t.ldv, t.planes, t.group)
 		return
 	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv
@@ -586,7 +594,10 @@ var wsPool struct {
 	free []*wgWorkspace
 }
 
+// getWorkspaces appends workspaces to dst up to n in all, with the
+// transformed inputs and products of the new ones nv and nm floats long.
 func getWorkspaces(dst []*wgWorkspace, n, nv, nm int) []*wgWorkspace {
+	from := len(dst)
 	wsPool.Lock()
 	for len(dst) < n {
 		var ws *wgWorkspace
@@ -599,7 +610,7 @@ func getWorkspaces(dst []*wgWorkspace, n, nv, nm int) []*wgWorkspace {
 		dst = append(dst, ws)
 	}
 	wsPool.Unlock()
-	for _, ws := range dst {
+	for _, ws := range dst[from:] {
 		ws.v = growFloat32(ws.v, nv)
 		ws.m = growFloat32(ws.m, nm)
 	}
@@ -610,34 +621,4 @@ func putWorkspaces(ws []*wgWorkspace) {
 	wsPool.Lock()
 	wsPool.free = append(wsPool.free, ws...)
 	wsPool.Unlock()
-}
-
-// The AMX products' staging areas, one per worker, are shared the same way.
-var stagePool struct {
-	sync.Mutex
-	free [][]float32
-}
-
-// getStages appends n staging areas of at least words words to dst.
-func getStages(dst [][]float32, n, words int) [][]float32 {
-	stagePool.Lock()
-	for len(dst) < n {
-		var s []float32
-		if k := len(stagePool.free); k > 0 {
-			s = stagePool.free[k-1]
-			stagePool.free = stagePool.free[:k-1]
-		}
-		dst = append(dst, s)
-	}
-	stagePool.Unlock()
-	for i := range dst {
-		dst[i] = growFloat32(dst[i], words)
-	}
-	return dst
-}
-
-func putStages(s [][]float32) {
-	stagePool.Lock()
-	stagePool.free = append(stagePool.free, s...)
-	stagePool.Unlock()
 }
