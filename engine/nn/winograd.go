@@ -32,7 +32,11 @@ import (
 // into three bfloat16 parts (winograd_amx.h): float32 accuracy, and no
 // dependence on the BLAS library picking fast kernels for the processor.
 // ATELIER_AMX=0 in the environment turns this off. Layers with fewer than
-// 16 channels on either side keep sgemm.
+// 16 channels on either side keep float32 products.
+//
+// Float32 products run on AVX-512 FMA kernels with the weights packed once
+// (winograd_fma.h) where the processor has AVX-512, and on sgemm elsewhere
+// or with ATELIER_FMA=0.
 
 const (
 	wgTile  = 4  // output tile side
@@ -70,6 +74,7 @@ var wgUseGo = false
 type winograd struct {
 	cin, cout int
 	amx       bool // products on AMX tiles instead of sgemm
+	fma       bool // float32 products on the FMA kernels instead of sgemm
 	reduced   bool // two bfloat16 planes, as with SetReducedPrecision
 	fwd, bwd  wgWeights
 	task      wgTask
@@ -83,13 +88,15 @@ type winograd struct {
 
 // wgWeights is one cached set of transformed weights: u[f][r][c] for
 // frequency f, output row r and input column c of the per-frequency product,
-// or for AMX the same values split into three bfloat16 planes in ub, padded
+// or packed in panels of 8 rows for the FMA kernels (winograd_fma.h), or
+// for AMX the same values split into three bfloat16 planes in ub, padded
 // and packed as AMX tiles (winograd_amx.h).
 type wgWeights struct {
 	task   wgWeightTask
 	u      []float32
 	ub     []uint16
-	planes int // bfloat16 planes of ub (3 or 2); 0 for u
+	planes int  // bfloat16 planes of ub (3 or 2); 0 for u
+	packed bool // u is in the FMA kernels' panels
 	ok     bool
 	src    *float32
 	n      int
@@ -98,7 +105,7 @@ type wgWeights struct {
 
 // newWinograd returns an engine for cin input and cout output channels.
 func newWinograd(cin, cout int) *winograd {
-	return &winograd{cin: cin, cout: cout, amx: wgAMX}
+	return &winograd{cin: cin, cout: cout, amx: wgAMX, fma: wgFMA}
 }
 
 // invalidate drops the cached transformed weights, so the next call
@@ -115,7 +122,7 @@ func (w *winograd) forward(weight, bias, x, y []float32, h, wd int, relu bool) {
 		w.direct.run(weight, false, w.cin, w.cout, x, nil, y, h, wd, bias, relu)
 		return
 	}
-	w.fwd.prepare(weight, w.cout, w.cin, false, w.planes(w.cout, w.cin))
+	w.fwd.prepare(weight, w.cout, w.cin, false, w.planes(w.cout, w.cin), w.fma)
 	w.run(&w.fwd, w.cin, w.cout, x, nil, y, h, wd, bias, relu)
 }
 
@@ -129,7 +136,7 @@ func (w *winograd) backwardInput(weight, dy, mask, dx []float32, h, wd int) {
 		w.direct.run(weight, true, w.cout, w.cin, dy, mask, dx, h, wd, nil, false)
 		return
 	}
-	w.bwd.prepare(weight, w.cout, w.cin, true, w.planes(w.cin, w.cout))
+	w.bwd.prepare(weight, w.cout, w.cin, true, w.planes(w.cin, w.cout), w.fma)
 	w.run(&w.bwd, w.cout, w.cin, dy, mask, dx, h, wd, nil, false)
 }
 
@@ -137,12 +144,15 @@ func (w *winograd) backwardInput(weight, dy, mask, dx []float32, h, wd int) {
 // and values they were computed from. For the backward set (flip) the
 // kernel is rotated by 180 degrees and the product rows are the cin input
 // channels. The work is spread over the workers by product rows.
-func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool, planes int) {
+//
+// Float32 weights (planes 0) are packed for the FMA kernels when fma is set.
+func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool, planes int, fma bool) {
 	n := cout * cin * 9
 	if len(weight) != n {
 		panic("nn: winograd weight length does not match the channels")
 	}
-	if ww.ok && ww.planes == planes && ww.src == &weight[0] && ww.n == n && ww.sampleMatches(weight) {
+	packed := fma && planes == 0
+	if ww.ok && ww.planes == planes && ww.packed == packed && ww.src == &weight[0] && ww.n == n && ww.sampleMatches(weight) {
 		return
 	}
 	rows, cols := cout, cin
@@ -160,7 +170,8 @@ func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool, planes 
 		ww.u = growFloat32(ww.u, wgFreqs*n/9)
 		ww.ub = nil
 	}
-	ww.planes = planes
+	ww.planes, ww.packed = planes, packed
+	t.packed = packed
 	t.u, t.ub, t.planes, t.weight, t.cout, t.cin, t.flip = ww.u, ww.ub, planes, weight, cout, cin, flip
 	t.workers = max(1, runtime.GOMAXPROCS(0))
 	parallelRun(t, &t.wg, t.workers)
@@ -179,10 +190,15 @@ type wgWeightTask struct {
 	u, weight          []float32
 	ub                 []uint16 // AMX tiles, when u is nil
 	planes             int      // of ub
+	packed             bool     // u in the FMA kernels' panels
 	cout, cin, workers int
 	flip               bool
 	wg                 sync.WaitGroup
 }
+
+// wgFMAPanel is the height of the FMA kernels' weight panels
+// (WG_FMA_PANEL in winograd_fma.h).
+const wgFMAPanel = 8
 
 // wgColBlock product columns are transformed together, so that each
 // frequency receives a contiguous run.
@@ -213,6 +229,18 @@ func (t *wgWeightTask) runWorker(id int) {
 				for f, v := range u {
 					blk[f][c-c0] = v
 				}
+			}
+			if t.packed {
+				// Panel of rows [p0, p0+pw), column c at (c*pw + r-p0).
+				p0 := r &^ (wgFMAPanel - 1)
+				pw := min(wgFMAPanel, rows-p0)
+				for f := range blk {
+					base := f*rows*cols + p0*cols + r - p0
+					for c := c0; c < c1; c++ {
+						t.u[base+c*pw] = blk[f][c-c0]
+					}
+				}
+				continue
 			}
 			if t.u != nil {
 				for f := range blk {
@@ -318,6 +346,7 @@ func wgStageGroup(kb, planes, n int) int {
 // wgPlan is how one call splits its work.
 type wgPlan struct {
 	amx        bool // products on AMX tiles
+	fma        bool // float32 products on the FMA kernels
 	planes     int  // bfloat16 planes per operand on AMX (3 or 2)
 	cinPad     int  // input channels as stored in the workspace
 	coutPad    int  // product rows as stored in the workspace
@@ -372,6 +401,7 @@ func SetReducedPrecision(on bool) { reducedPrecision.Store(on) }
 func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	p := wgPlan{planes: planes, cinPad: cin, coutPad: cout}
 	p.amx = p.planes > 0
+	p.fma = !p.amx && w.fma
 	if p.amx {
 		p.cinPad, p.coutPad = roundUp(cin, 32), roundUp(cout, 32)
 	}
@@ -570,6 +600,10 @@ func (t *wgTask) products(ws *wgWorkspace, id, f0, f1, o0, o1, n int) {
 	}
 	if t.amx {
 		wgProductsAMX(t.wt.ub, ws.v, ws.m, t.ws[id].st, f0, f1, o0/32, (o1+31)/32, t.coutPad/16, t.cinPad/32, n, t.ldv, t.planes, t.group)
+		return
+	}
+	if t.fma {
+		wgProductsFMA(t.wt.u, ws.v, ws.m, f0, f1, o0, o1, t.cout, t.cin, n, t.ldv)
 		return
 	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv

@@ -6,6 +6,7 @@ package nn
 #cgo CFLAGS: -O3 -Wno-psabi
 #include "winograd_kernels.h"
 #include "winograd_amx.h"
+#include "winograd_fma.h"
 #include "direct3_kernels.h"
 */
 import "C"
@@ -19,6 +20,11 @@ import (
 // tiles: the processor has AMX-BF16, the kernel granted the tile state, and
 // ATELIER_AMX is not "0".
 var wgAMX = os.Getenv("ATELIER_AMX") != "0" && C.wg_amx_init() == 1
+
+// wgFMA reports whether new Winograd engines compute the products that do
+// not run on AMX with the AVX-512 FMA kernels of winograd_fma.h instead of
+// sgemm: the processor has AVX-512F and ATELIER_FMA is not "0".
+var wgFMA = os.Getenv("ATELIER_FMA") != "0" && C.wg_fma_init() == 1
 
 // wgInput transforms channels [c0, c1) of x (masked by mask unless nil)
 // for tiles [t0, t1) into v, rows rows per frequency (layout in
@@ -82,6 +88,22 @@ func wgProductsAMX(u []uint16, v, m, st []float32, f0, f1, q0, q1, mb, kb, n, ld
 	C.wg_amx_products((*C.uint16_t)(unsafe.Pointer(&u[0])), (*C.float)(unsafe.Pointer(&v[0])),
 		(*C.float)(unsafe.Pointer(&m[0])), C.int(f0), C.int(f1), C.int(q0), C.int(q1), C.int(mb), C.int(kb), C.int(n), C.long(ldv), wgFreqs, C.int(planes),
 		(*C.uint32_t)(unsafe.Pointer(&st[0])), C.int(group))
+}
+
+// wgProductsFMA computes rows [o0, o1) (multiples of 8, or o1 = rows) of
+// the products of frequencies [f0, f1) for the first n tiles: the packed
+// weights u (rows x k per frequency, winograd_fma.h) times the inputs v
+// (k rows per frequency) into m (rows rows per frequency), ldv apart.
+func wgProductsFMA(u, v, m []float32, f0, f1, o0, o1, rows, k, n, ldv int) {
+	if f0 < 0 || f1 > wgFreqs || f1 <= f0 || o0 < 0 || o1 > rows || o0%8 != 0 || o1%8 != 0 && o1 != rows ||
+		len(u) < wgFreqs*rows*k || len(v) < wgFreqs*k*ldv || len(m) < wgFreqs*rows*ldv || n < 0 || n > ldv {
+		panic("nn: winograd FMA buffers too small")
+	}
+	if o1 <= o0 || n == 0 {
+		return
+	}
+	C.wg_fma_products((*C.float)(unsafe.Pointer(&u[0])), (*C.float)(unsafe.Pointer(&v[0])), (*C.float)(unsafe.Pointer(&m[0])),
+		C.int(f0), C.int(f1), C.int(o0), C.int(o1), C.int(rows), C.int(k), C.int(n), C.long(ldv))
 }
 
 // d3Native is true: this build has the direct kernels (direct3_kernels.h).

@@ -24,6 +24,13 @@ func wgProductsAMX(u []uint16, v, m, st []float32, f0, f1, q0, q1, mb, kb, n, ld
 	panic("nn: AMX Winograd path in a build without cgo")
 }
 
+// wgFMA is false: the FMA products need the C kernels.
+const wgFMA = false
+
+func wgProductsFMA(u, v, m []float32, f0, f1, o0, o1, rows, k, n, ldv int) {
+	panic("nn: FMA Winograd path in a build without cgo")
+}
+
 // d3Native is false: the direct path needs the C kernels.
 const d3Native = false
 

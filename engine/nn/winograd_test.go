@@ -133,10 +133,13 @@ var wgCases = []wgCase{
 }
 
 // wgModes are the ways the engine can run here: vectorised C transforms
-// with sgemm products, Go transforms with sgemm products, and AMX products
-// where the processor has them.
+// with sgemm products, Go transforms with sgemm products, and FMA or AMX
+// products where the processor has them.
 func wgModes() []string {
 	m := []string{"sgemm", "go"}
+	if wgFMA {
+		m = append(m, "fma")
+	}
 	if wgAMX {
 		m = append(m, "amx", "amx-reduced")
 	}
@@ -160,6 +163,7 @@ func newWinogradMode(mode string, cin, cout int) (*winograd, func()) {
 	reducedPrecision.Store(mode == "amx-reduced")
 	e := newWinograd(cin, cout)
 	e.amx = mode == "amx" || mode == "amx-reduced"
+	e.fma = mode == "fma"
 	return e, func() { wgUseGo = old; reducedPrecision.Store(oldReduced) }
 }
 
