@@ -41,12 +41,14 @@ static int wg_fma_init(void) {
 // products: c[i*ldc + 16j + l] = sum_p a(i, p) b[p*ldb + 16j + l], where
 // a(i, p) is a[(i/8)*8*k + p*pw + i%8] (panels of 8 rows, pw wide: 8, or
 // mr for a single narrower panel). mask[j] selects the tiles of vector j
-// that exist. Inlined with constant mr and nv.
+// that exist. Unless pf is NULL, step p prefetches the mr floats at
+// pf + p*mr (the next weights). Inlined with constant mr and nv.
 WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const float *a, int k,
-                            const float *b, long ldb, float *c, long ldc, const __mmask16 *mask)
-    WG_FMA_TARGET;
+                            const float *b, long ldb, float *c, long ldc, const __mmask16 *mask,
+                            const float *pf) WG_FMA_TARGET;
 WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const float *a, int k,
-                            const float *b, long ldb, float *c, long ldc, const __mmask16 *mask) {
+                            const float *b, long ldb, float *c, long ldc, const __mmask16 *mask,
+                            const float *pf) {
 	__m512 acc[16][3];
 #pragma GCC unroll 16
 	for (int i = 0; i < mr; i++)
@@ -58,6 +60,7 @@ WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const floa
 #pragma GCC unroll 3
 		for (int j = 0; j < nv; j++) x[j] = _mm512_maskz_loadu_ps(mask[j], b + p * ldb + 16 * j);
 		const float *ap = a + (long)p * pw;
+		if (pf) _mm_prefetch((const char *)(pf + (long)p * mr), _MM_HINT_T0);
 #pragma GCC unroll 16
 		for (int i = 0; i < mr; i++) {
 			const __m512 w = _mm512_set1_ps(ap[(i / 8) * panel + i % 8]);
@@ -74,7 +77,10 @@ WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const floa
 // wg_fma_panel computes rows [r0, r0+mr) of one frequency's product for
 // the tiles [0, n), in column blocks of at most three vectors, split
 // evenly (64 tiles: two blocks of 32 rather than 48 and 16). The weights
-// of those rows are at a (one panel, or two full panels for mr = 16).
+// of those rows are at a (one panel, or two full panels for mr = 16). The
+// first block prefetches the weights that follow them: the next panel,
+// which a product too large for the caches reads from memory, at a pace
+// the hardware prefetcher does not keep up with.
 WG_FMA_TARGET static void wg_fma_panel(int mr, const float *a, int k, const float *b, long ldb,
                                        float *c, long ldc, int n) {
 	const int nvec = (n + 15) / 16;
@@ -87,11 +93,12 @@ WG_FMA_TARGET static void wg_fma_panel(int mr, const float *a, int k, const floa
 			const int left = n - 16 * (vec + j);
 			mask[j] = j >= nv || left <= 0 ? 0 : left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
 		}
+		const float *pf = blk == 0 ? a + (long)mr * k : 0;
 		const float *bb = b + 16L * vec;
 		float *cc = c + 16L * vec;
 		switch (nv * 100 + mr) {
 #define WG_FMA_CASE(NV, MR, PW) \
-	case NV * 100 + MR: wg_fma_block(MR, NV, PW, a, k, bb, ldb, cc, ldc, mask); break;
+	case NV * 100 + MR: wg_fma_block(MR, NV, PW, a, k, bb, ldb, cc, ldc, mask, pf); break;
 #define WG_FMA_CASES(NV)                                                                           \
 	WG_FMA_CASE(NV, 1, 1) WG_FMA_CASE(NV, 2, 2) WG_FMA_CASE(NV, 3, 3) WG_FMA_CASE(NV, 4, 4)     \
 	WG_FMA_CASE(NV, 5, 5) WG_FMA_CASE(NV, 6, 6) WG_FMA_CASE(NV, 7, 7) WG_FMA_CASE(NV, 8, 8)
