@@ -57,6 +57,14 @@ const (
 	// wgShareChannels channels are one piece of the transforms when the
 	// workers share a chunk.
 	wgShareChannels = 16
+	// wgSkew floats (a cache line) are added to the frequency stride of
+	// the transformed inputs on the float32 paths. Without it the stride
+	// is a multiple of 4 KiB, the input transform's 36 stores for a tile
+	// all map to one set of the L1 cache, and on AMD Zen 5 the transform
+	// took two to three times as long (one core, VGG's 64- to 512-channel
+	// layers at 256 px; whole passes, timed alternately: best 106 ms
+	// against 114). The same skew for the products measured no gain.
+	wgSkew = 16
 	// wgStageBytes bounds the inputs that the AMX products split at a time,
 	// per worker, so that they stay in L2 beside the weight tiles that
 	// serve them (VGG's 256-channel layers at 256 px, one core: 0.8-0.94
@@ -356,6 +364,8 @@ type wgPlan struct {
 	chunkTiles int
 	chunks     int
 	ldv        int // row stride of the transformed inputs and products
+	vstride    int // frequency stride of the transformed inputs
+	mstride    int // frequency stride of the products
 	buffers    int // workspaces needed
 	group      int // 32-tile blocks the AMX products split at a time
 }
@@ -456,6 +466,10 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 			p.group = w.group
 		}
 	}
+	p.vstride, p.mstride = p.cinPad*p.ldv, p.coutPad*p.ldv
+	if !p.amx {
+		p.vstride += wgSkew
+	}
 	return p
 }
 
@@ -463,7 +477,7 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 // call on an h x wd image borrows (they are kept for later calls).
 func (w *winograd) workspaceBytes(h, wd int) int {
 	p := w.plan(w.cin, w.cout, h, wd, w.planes(w.cout, w.cin))
-	n := 4 * p.buffers * (p.vFloats() + wgFreqs*p.coutPad*p.ldv)
+	n := 4 * p.buffers * (p.vFloats() + p.mFloats())
 	if p.amx {
 		n += 4 * p.stagers() * wgStageWords(p.cinPad/32, p.planes, p.group)
 	}
@@ -480,7 +494,10 @@ func (p *wgPlan) stagers() int {
 }
 
 // vFloats is the size of the transformed inputs, in float32s.
-func (p *wgPlan) vFloats() int { return wgFreqs * p.cinPad * p.ldv }
+func (p *wgPlan) vFloats() int { return wgFreqs * p.vstride }
+
+// mFloats is the size of the products, in float32s.
+func (p *wgPlan) mFloats() int { return wgFreqs * p.mstride }
 
 // wgTask is the state of one convolution call shared by its workers.
 type wgTask struct {
@@ -511,7 +528,7 @@ func (w *winograd) run(wt *wgWeights, cin, cout int, x, mask, y []float32, h, wd
 	t := &w.task
 	t.wt, t.cin, t.cout, t.x, t.mask, t.y, t.b, t.h, t.w, t.relu = wt, cin, cout, x, mask, y, bias, h, wd, relu
 	t.wgPlan = w.plan(cin, cout, h, wd, wt.planes)
-	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), wgFreqs*t.coutPad*t.ldv)
+	t.ws = getWorkspaces(t.ws[:0], t.buffers, t.vFloats(), t.mFloats())
 	if t.amx {
 		// In the shared mode the other workers borrow workspaces for
 		// their staging areas alone.
@@ -583,12 +600,12 @@ func (t *wgTask) take(step, n int) (lo, hi int, ok bool) {
 // input transforms channels [c0, c1) of tiles [t0, t1) into the workspace
 // (channels past cin, the padding for AMX, are zero).
 func (t *wgTask) input(ws *wgWorkspace, c0, c1, t0, t1 int) {
-	wgInput(t.x, t.mask, c0, c1, t.cin, t.h, t.w, t0, t1, ws.v, t.cinPad, t.ldv)
+	wgInput(t.x, t.mask, c0, c1, t.cin, t.h, t.w, t0, t1, ws.v, t.vstride, t.ldv)
 }
 
 // output inverse-transforms channels [o0, o1) of the products.
 func (t *wgTask) output(ws *wgWorkspace, o0, o1, t0, t1 int) {
-	wgOutput(ws.m, o0, o1, t.coutPad, t.h, t.w, t0, t1, t.ldv, t.b, t.relu, t.y)
+	wgOutput(ws.m, o0, o1, t.mstride, t.h, t.w, t0, t1, t.ldv, t.b, t.relu, t.y)
 }
 
 // products computes rows [o0, o1) of the per-frequency products
@@ -603,14 +620,14 @@ func (t *wgTask) products(ws *wgWorkspace, id, f0, f1, o0, o1, n int) {
 		return
 	}
 	if t.fma {
-		wgProductsFMA(t.wt.u, ws.v, ws.m, f0, f1, o0, o1, t.cout, t.cin, n, t.ldv)
+		wgProductsFMA(t.wt.u, ws.v, ws.m, f0, f1, o0, o1, t.cout, t.cin, n, t.ldv, t.vstride, t.mstride)
 		return
 	}
 	cin, cout, ldv := t.cin, t.cout, t.ldv
 	for f := f0; f < f1; f++ {
 		a := t.wt.u[(f*cout+o0)*cin:]
-		b := ws.v[f*cin*ldv:]
-		c := ws.m[(f*cout+o0)*ldv:]
+		b := ws.v[f*t.vstride:]
+		c := ws.m[f*t.mstride+o0*ldv:]
 		tensor.Sgemm(false, false, o1-o0, n, cin, 1, a, cin, b, ldv, 0, c, ldv)
 	}
 }

@@ -27,21 +27,21 @@ var wgAMX = os.Getenv("ATELIER_AMX") != "0" && C.wg_amx_init() == 1
 var wgFMA = os.Getenv("ATELIER_FMA") != "0" && C.wg_fma_init() == 1
 
 // wgInput transforms channels [c0, c1) of x (masked by mask unless nil)
-// for tiles [t0, t1) into v, rows rows per frequency (layout in
+// for tiles [t0, t1) into v, frequencies fstride floats apart (layout in
 // winograd_kernels.h); channels at or past cin are zero.
-func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, rows, ldv int) {
+func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, fstride, ldv int) {
 	if wgUseGo {
-		wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, rows, ldv)
+		wgInputGo(x, mask, c0, c1, cin, h, w, t0, t1, v, fstride, ldv)
 		return
 	}
 	if c1 <= c0 || t1 <= t0 {
 		return
 	}
-	if c1 > rows || t1-t0+16 > ldv || len(v) < (wgFreqs-1)*rows*ldv+c1*ldv {
+	if c1*ldv > fstride || t1-t0+16 > ldv || len(v) < (wgFreqs-1)*fstride+c1*ldv {
 		panic("nn: winograd input buffer too small")
 	}
 	C.wg4_input((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
-		C.long(t0), C.long(t1), (*C.float)(unsafe.Pointer(&v[0])), C.long(rows), C.long(ldv))
+		C.long(t0), C.long(t1), (*C.float)(unsafe.Pointer(&v[0])), C.long(fstride), C.long(ldv))
 }
 
 // cPtr returns a C pointer to s[0], or NULL for an empty s.
@@ -52,16 +52,19 @@ func cPtr(s []float32) *C.float {
 	return (*C.float)(unsafe.Pointer(&s[0]))
 }
 
-// wgOutput inverse-transforms output channels [o0, o1) of m (mstride rows
-// per frequency) for tiles [t0, t1) into y, adding bias (may be nil) and
-// applying ReLU when relu.
-func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
+// wgOutput inverse-transforms output channels [o0, o1) of m (frequencies
+// fstride floats apart) for tiles [t0, t1) into y, adding bias (may be nil)
+// and applying ReLU when relu.
+func wgOutput(m []float32, o0, o1, fstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
 	if wgUseGo {
-		wgOutputGo(m, o0, o1, mstride, h, w, t0, t1, ldm, bias, relu, y)
+		wgOutputGo(m, o0, o1, fstride, h, w, t0, t1, ldm, bias, relu, y)
 		return
 	}
 	if o1 <= o0 || t1 <= t0 {
 		return
+	}
+	if o1*ldm > fstride || t1-t0+16 > ldm || len(m) < (wgFreqs-1)*fstride+o1*ldm || len(y) < o1*h*w {
+		panic("nn: winograd output buffers too small")
 	}
 	var b *C.float
 	if bias != nil {
@@ -71,7 +74,7 @@ func wgOutput(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float3
 	if relu {
 		r = 1
 	}
-	C.wg4_output((*C.float)(unsafe.Pointer(&m[0])), C.int(o0), C.int(o1), C.int(mstride), C.int(h), C.int(w),
+	C.wg4_output((*C.float)(unsafe.Pointer(&m[0])), C.int(o0), C.int(o1), C.long(fstride), C.int(h), C.int(w),
 		C.long(t0), C.long(t1), C.long(ldm), b, r, (*C.float)(unsafe.Pointer(&y[0])))
 }
 
@@ -93,17 +96,19 @@ func wgProductsAMX(u []uint16, v, m, st []float32, f0, f1, q0, q1, mb, kb, n, ld
 // wgProductsFMA computes rows [o0, o1) (multiples of 8, or o1 = rows) of
 // the products of frequencies [f0, f1) for the first n tiles: the packed
 // weights u (rows x k per frequency, winograd_fma.h) times the inputs v
-// (k rows per frequency) into m (rows rows per frequency), ldv apart.
-func wgProductsFMA(u, v, m []float32, f0, f1, o0, o1, rows, k, n, ldv int) {
+// (k rows per frequency, vstride floats apart) into m (rows rows per
+// frequency, mstride apart), rows ldv apart in both.
+func wgProductsFMA(u, v, m []float32, f0, f1, o0, o1, rows, k, n, ldv, vstride, mstride int) {
 	if f0 < 0 || f1 > wgFreqs || f1 <= f0 || o0 < 0 || o1 > rows || o0%8 != 0 || o1%8 != 0 && o1 != rows ||
-		len(u) < wgFreqs*rows*k || len(v) < wgFreqs*k*ldv || len(m) < wgFreqs*rows*ldv || n < 0 || n > ldv {
+		len(u) < wgFreqs*rows*k || vstride < k*ldv || mstride < rows*ldv || len(v) < (wgFreqs-1)*vstride+k*ldv ||
+		len(m) < (wgFreqs-1)*mstride+rows*ldv || n < 0 || n > ldv {
 		panic("nn: winograd FMA buffers too small")
 	}
 	if o1 <= o0 || n == 0 {
 		return
 	}
 	C.wg_fma_products((*C.float)(unsafe.Pointer(&u[0])), (*C.float)(unsafe.Pointer(&v[0])), (*C.float)(unsafe.Pointer(&m[0])),
-		C.int(f0), C.int(f1), C.int(o0), C.int(o1), C.int(rows), C.int(k), C.int(n), C.long(ldv))
+		C.int(f0), C.int(f1), C.int(o0), C.int(o1), C.int(rows), C.int(k), C.int(n), C.long(ldv), C.long(vstride), C.long(mstride))
 }
 
 // d3Native is true: this build has the direct kernels (direct3_kernels.h).

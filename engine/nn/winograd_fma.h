@@ -15,7 +15,7 @@
 //            panels of 8 (r0 a multiple of 8; p = 8, or fewer for the last
 //            panel), each panel k columns of p rows, so that one step of
 //            the product reads p consecutive values;
-//   inputs   v[(f*k + c)*ldv + t] and products m[(f*rows + r)*ldv + t],
+//   inputs   v[f*vstride + c*ldv + t] and products m[f*mstride + r*ldv + t],
 //            as the transforms read and write them (winograd_kernels.h).
 //
 // A micro-kernel keeps an MR x NR block of products in registers (MR rows,
@@ -114,19 +114,20 @@ WG_FMA_TARGET static void wg_fma_panel(int mr, const float *a, int k, const floa
 }
 
 // wg_fma_products computes rows [o0, o1) (o0 a multiple of 8, o1 one too
-// or rows) of the
-// products of frequencies [f0, f1) for the tiles [0, n): rows rows of k
-// columns of weights u (packed, above) times the inputs v (k rows per
-// frequency), into m (rows rows per frequency), both ldv apart.
+// or rows) of the products of frequencies [f0, f1) for the tiles [0, n):
+// rows rows of k columns of weights u (packed, above) times the inputs v
+// (k rows per frequency, vstride floats apart), into m (rows rows per
+// frequency, mstride apart), rows ldv apart in both.
 WG_FMA_TARGET static void wg_fma_products(const float *u, const float *v, float *m, int f0, int f1,
-                                          int o0, int o1, int rows, int k, int n, long ldv) {
+                                          int o0, int o1, int rows, int k, int n, long ldv,
+                                          long vstride, long mstride) {
 	// With a single vector of tiles, two panels at a time: 16 accumulators
 	// instead of 8, for the same loads of inputs.
 	const int pair = n <= 16;
 	for (int f = f0; f < f1; f++) {
 		const float *uf = u + (long)f * rows * k;
-		const float *vf = v + (long)f * k * ldv;
-		float *mf = m + (long)f * rows * ldv;
+		const float *vf = v + f * vstride;
+		float *mf = m + f * mstride;
 		for (int r0 = o0; r0 < o1;) {
 			int mr = o1 - r0 < WG_FMA_PANEL ? o1 - r0 : WG_FMA_PANEL;
 			if (pair && o1 - r0 >= 2 * WG_FMA_PANEL) mr = 2 * WG_FMA_PANEL;
@@ -138,5 +139,6 @@ WG_FMA_TARGET static void wg_fma_products(const float *u, const float *v, float 
 #else
 static int wg_fma_init(void) { return 0; }
 static void wg_fma_products(const float *u, const float *v, float *m, int f0, int f1, int o0,
-                            int o1, int rows, int k, int n, long ldv) {}
+                            int o1, int rows, int k, int n, long ldv, long vstride,
+                            long mstride) {}
 #endif

@@ -9,10 +9,14 @@
 // and columns 4tx-1..4tx+4 (zero outside the image: padding 1). Tiles are
 // numbered t = ty*tw + tx with tw = ceil(w/4); a chunk is a range [t0, t1)
 // of them. The transformed input V holds frequency f (0..35) of channel c of
-// tile t0+i at v[(f*rows + c)*ldv + i], rows >= cin (the AMX products want
-// the channels padded to a multiple of 32, as zero rows); the products M use
-// the same layout with cout rows or more. ldv must be at least t1-t0+16:
-// the last vector of a chunk may write up to 15 lanes past it.
+// tile t0+i at v[f*fstride + c*ldv + i], fstride >= rows*ldv with rows >= cin
+// (the AMX products want the channels padded to a multiple of 32, as zero
+// rows); the products M use the same layout with cout rows or more. ldv must
+// be at least t1-t0+16: the last vector of a chunk may write up to 15 lanes
+// past it. Where fstride is a multiple of 4 KiB the 36 frequencies of a
+// tile map to the same set of the L1 cache, and on AMD Zen 5 the input
+// transform then took two to three times as long; the float32 paths
+// therefore add a cache line to it (wgSkew in winograd.go).
 
 #include <stdint.h>
 #include <string.h>
@@ -261,12 +265,11 @@ WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty,
 	}
 
 // wg4_input transforms channels [c0, c1) of x (masked by mask, if not
-// NULL) for the tiles [t0, t1), with rows rows per frequency in v.
+// NULL) for the tiles [t0, t1) into v, frequencies fstride floats apart.
 // Channels at or past cin up to c1 (padding) are zero.
 WG_CLONES static void wg4_input(const float *x, const float *mask, int c0, int c1, int cin, int h,
-                                int w, long t0, long t1, float *v, long rows, long ldv) {
+                                int w, long t0, long t1, float *v, long fstride, long ldv) {
 	const int tw = (w + 3) / 4;
-	const long fstride = rows * ldv;
 	float buf[6][80] __attribute__((aligned(64)));
 	wg_v16 out[36];
 	for (int c = c0; c < c1; c++) {
@@ -286,13 +289,12 @@ WG_CLONES static void wg4_input(const float *x, const float *mask, int c0, int c
 
 // wg4_output inverse-transforms output channels [o0, o1) of the products m
 // for the tiles [t0, t1) into y (cout planes of h*w), adding bias (may be
-// NULL) and clamping at zero when relu is set. mstride is the number of
-// product rows per frequency (cout, or more with padding).
-WG_CLONES static void wg4_output(const float *m, int o0, int o1, int mstride, int h, int w,
+// NULL) and clamping at zero when relu is set. Frequencies are fstride
+// floats apart in m.
+WG_CLONES static void wg4_output(const float *m, int o0, int o1, long fstride, int h, int w,
                                  long t0, long t1, long ldm, const float *bias, int relu,
                                  float *y) {
 	const int tw = (w + 3) / 4;
-	const long fstride = (long)mstride * ldm;
 	float buf[64] __attribute__((aligned(64)));
 	const wg_v16 zero = wg_splat(0);
 	for (int oc = o0; oc < o1; oc++) {

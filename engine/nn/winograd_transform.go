@@ -5,11 +5,10 @@ package nn
 // and tests check the vectorised C transforms against them.
 
 // wgInputGo transforms channels [c0, c1) of x (zero where mask, unless
-// nil, is not positive) for tiles [t0, t1) into v[(f*rows+c)*ldv + t-t0];
+// nil, is not positive) for tiles [t0, t1) into v[f*fstride + c*ldv + t-t0];
 // channels at or past cin are zero.
-func wgInputGo(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, rows, ldv int) {
+func wgInputGo(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, fstride, ldv int) {
 	tw := (w + wgTile - 1) / wgTile
-	fstride := rows * ldv
 	var d [6][6]float32
 	var t [6][6]float32
 	for c := c0; c < c1; c++ {
@@ -72,12 +71,11 @@ func wgAT(m0, m1, m2, m3, m4, m5 float32) (o0, o1, o2, o3 float32) {
 	return m0 + p + r, q + 2*s, p + 4*r, q + 8*s + m5
 }
 
-// wgOutputGo inverse-transforms output channels [o0, o1) of m (mstride
-// rows per frequency) for tiles [t0, t1) into y, adding bias (may be nil)
+// wgOutputGo inverse-transforms output channels [o0, o1) of m (frequencies
+// fstride floats apart) for tiles [t0, t1) into y, adding bias (may be nil)
 // and applying ReLU when relu.
-func wgOutputGo(m []float32, o0, o1, mstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
+func wgOutputGo(m []float32, o0, o1, fstride, h, w, t0, t1, ldm int, bias []float32, relu bool, y []float32) {
 	tw := (w + wgTile - 1) / wgTile
-	fstride := mstride * ldm
 	var t [4][6]float32
 	for oc := o0; oc < o1; oc++ {
 		yc := y[oc*h*w : (oc+1)*h*w]
