@@ -37,7 +37,7 @@ func wgInput(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, fstr
 	if c1 <= c0 || t1 <= t0 {
 		return
 	}
-	if c1*ldv > fstride || t1-t0+16 > ldv || len(v) < (wgFreqs-1)*fstride+c1*ldv {
+	if c1*ldv > fstride || wgExtent(w, t0, t1) > ldv || len(v) < (wgFreqs-1)*fstride+c1*ldv {
 		panic("nn: winograd input buffer too small")
 	}
 	C.wg4_input((*C.float)(unsafe.Pointer(&x[0])), cPtr(mask), C.int(c0), C.int(c1), C.int(cin), C.int(h), C.int(w),
@@ -63,7 +63,7 @@ func wgOutput(m []float32, o0, o1, fstride, h, w, t0, t1, ldm int, bias []float3
 	if o1 <= o0 || t1 <= t0 {
 		return
 	}
-	if o1*ldm > fstride || t1-t0+16 > ldm || len(m) < (wgFreqs-1)*fstride+o1*ldm || len(y) < o1*h*w {
+	if o1*ldm > fstride || wgExtent(w, t0, t1) > ldm || len(m) < (wgFreqs-1)*fstride+o1*ldm || len(y) < o1*h*w {
 		panic("nn: winograd output buffers too small")
 	}
 	var b *C.float

@@ -120,6 +120,8 @@ var wgCases = []wgCase{
 	{cin: 24, cout: 40, h: 11, w: 96},                            // width a multiple of 16: edge pieces, a short last group
 	{cin: 18, cout: 20, h: 6, w: 16},                             // one group, both edges
 	{cin: 20, cout: 17, h: 9, w: 160, chunkTiles: 24, split: 1},  // chunks starting mid-row on a multiple-of-16 width
+	{cin: 16, cout: 24, h: 17, w: 256, chunkTiles: 48, split: 1}, // whole 16-tile groups: rows exactly as long as a chunk
+	{cin: 32, cout: 16, h: 20, w: 128, split: 2},                 // the same, one shared chunk
 	// The AMX products split their inputs a few 32-tile blocks at a time,
 	// the first row block of the products as it goes, the others reusing.
 	{cin: 40, cout: 36, h: 22, w: 30, split: 2, group: 1},                 // 48 tiles: a wide block, then a narrow one
@@ -217,6 +219,26 @@ func TestWinogradMatchesDirect(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestWinogradExtent checks how far past a chunk the vectorised transforms
+// reach, against the groups they walk.
+func TestWinogradExtent(t *testing.T) {
+	for _, tc := range []struct{ w, t0, t1, want int }{
+		{256, 0, 48, 48},  // 64 tiles a row, chunks of whole groups
+		{256, 48, 96, 48}, // across a row end
+		{64, 0, 16, 16},   // one group
+		{96, 0, 24, 32},   // 24 tiles a row: a group of 8 reaches 8 past
+		{96, 10, 30, 30},  // mid-row start: groups at 10, then 24
+		{32, 0, 64, 72},   // 8 tiles a row: the last group starts at 56
+		{160, 24, 48, 32}, // 40 tiles a row: 16 from 24, then a group at 40
+		{44, 0, 121, 126}, // 11 tiles a row: the last row starts at 110
+		{16, 5, 5, 0},     // nothing
+	} {
+		if got := wgExtent(tc.w, tc.t0, tc.t1); got != tc.want {
+			t.Errorf("wgExtent(%d, %d, %d) = %d, want %d", tc.w, tc.t0, tc.t1, got, tc.want)
 		}
 	}
 }

@@ -57,6 +57,21 @@ func wgInputGo(x, mask []float32, c0, c1, cin, h, w, t0, t1 int, v []float32, fs
 	}
 }
 
+// wgExtent is how many values of a row of the transformed inputs or
+// products the vectorised transforms touch for the tiles [t0, t1) of an
+// image w pixels wide: they work on groups of 16 tiles of one tile row,
+// and the last group may reach up to 15 tiles past t1 (none when the row
+// length and t0 and t1 are multiples of 16).
+func wgExtent(w, t0, t1 int) int {
+	if t1 <= t0 {
+		return 0
+	}
+	tw := (w + wgTile - 1) / wgTile
+	s := max(t0, (t1-1)/tw*tw) // start of the last group's row within the chunk
+	last := s + (t1-1-s)/16*16
+	return last - t0 + 16
+}
+
 // wgBT applies B^T of F(4x4, 3x3) to six values.
 func wgBT(z0, z1, z2, z3, z4, z5 float32) (t0, t1, t2, t3, t4, t5 float32) {
 	a, b := z4-4*z2, z3-4*z1
