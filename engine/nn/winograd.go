@@ -576,8 +576,14 @@ func (t *wgTask) runWorker(id int) {
 				t.input(ws, c0, c1, 0, t.tiles)
 			}
 		case 2:
-			for f, _, ok := t.take(1, wgFreqs); ok; f, _, ok = t.take(1, wgFreqs) {
-				t.products(ws, id, f, f+1, 0, t.cout, t.tiles)
+			// The FMA products take two frequencies at a time and prefetch
+			// the second's inputs while they compute the first.
+			step := 1
+			if t.fma {
+				step = 2
+			}
+			for f0, f1, ok := t.take(step, wgFreqs); ok; f0, f1, ok = t.take(step, wgFreqs) {
+				t.products(ws, id, f0, f1, 0, t.cout, t.tiles)
 			}
 		default:
 			for o0, o1, ok := t.take(wgShareChannels, t.cout); ok; o0, o1, ok = t.take(wgShareChannels, t.cout) {

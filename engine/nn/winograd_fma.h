@@ -42,13 +42,15 @@ static int wg_fma_init(void) {
 // a(i, p) is a[(i/8)*8*k + p*pw + i%8] (panels of 8 rows, pw wide: 8, or
 // mr for a single narrower panel). mask[j] selects the tiles of vector j
 // that exist. Unless pf is NULL, step p prefetches the mr floats at
-// pf + p*mr (the next weights). Inlined with constant mr and nv.
+// pf + p*mr (the next weights) into L1 and, for p < npv, the cache line at
+// pv + 16p (a share of the next frequency's inputs) into L2. Inlined with
+// constant mr and nv.
 WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const float *a, int k,
                             const float *b, long ldb, float *c, long ldc, const __mmask16 *mask,
-                            const float *pf) WG_FMA_TARGET;
+                            const float *pf, const float *pv, int npv) WG_FMA_TARGET;
 WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const float *a, int k,
                             const float *b, long ldb, float *c, long ldc, const __mmask16 *mask,
-                            const float *pf) {
+                            const float *pf, const float *pv, int npv) {
 	__m512 acc[16][3];
 #pragma GCC unroll 16
 	for (int i = 0; i < mr; i++)
@@ -60,7 +62,10 @@ WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const floa
 #pragma GCC unroll 3
 		for (int j = 0; j < nv; j++) x[j] = _mm512_maskz_loadu_ps(mask[j], b + p * ldb + 16 * j);
 		const float *ap = a + (long)p * pw;
-		if (pf) _mm_prefetch((const char *)(pf + (long)p * mr), _MM_HINT_T0);
+		if (pf) {
+			_mm_prefetch((const char *)(pf + (long)p * mr), _MM_HINT_T0);
+			if (p < npv) _mm_prefetch((const char *)(pv + 16L * p), _MM_HINT_T1);
+		}
 #pragma GCC unroll 16
 		for (int i = 0; i < mr; i++) {
 			const __m512 w = _mm512_set1_ps(ap[(i / 8) * panel + i % 8]);
@@ -82,7 +87,7 @@ WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const floa
 // which a product too large for the caches reads from memory, at a pace
 // the hardware prefetcher does not keep up with.
 WG_FMA_TARGET static void wg_fma_panel(int mr, const float *a, int k, const float *b, long ldb,
-                                       float *c, long ldc, int n) {
+                                       float *c, long ldc, int n, const float *pv, int npv) {
 	const int nvec = (n + 15) / 16;
 	const int blocks = (nvec + 2) / 3;
 	int vec = 0;
@@ -98,7 +103,7 @@ WG_FMA_TARGET static void wg_fma_panel(int mr, const float *a, int k, const floa
 		float *cc = c + 16L * vec;
 		switch (nv * 100 + mr) {
 #define WG_FMA_CASE(NV, MR, PW) \
-	case NV * 100 + MR: wg_fma_block(MR, NV, PW, a, k, bb, ldb, cc, ldc, mask, pf); break;
+	case NV * 100 + MR: wg_fma_block(MR, NV, PW, a, k, bb, ldb, cc, ldc, mask, pf, pv, npv); break;
 #define WG_FMA_CASES(NV)                                                                           \
 	WG_FMA_CASE(NV, 1, 1) WG_FMA_CASE(NV, 2, 2) WG_FMA_CASE(NV, 3, 3) WG_FMA_CASE(NV, 4, 4)     \
 	WG_FMA_CASE(NV, 5, 5) WG_FMA_CASE(NV, 6, 6) WG_FMA_CASE(NV, 7, 7) WG_FMA_CASE(NV, 8, 8)
@@ -124,14 +129,26 @@ WG_FMA_TARGET static void wg_fma_products(const float *u, const float *v, float 
 	// With a single vector of tiles, two panels at a time: 16 accumulators
 	// instead of 8, for the same loads of inputs.
 	const int pair = n <= 16;
+	// The panels of one frequency share out the prefetching of the next
+	// frequency's inputs, which the input transform left in L3 or memory
+	// (with them in cache the products ran 1.2 times as fast).
+	const int step = pair ? 2 * WG_FMA_PANEL : WG_FMA_PANEL;
+	const int panels = (o1 - o0 + step - 1) / step;
+	const long lines = ((long)k * ldv + 15) / 16;
+	long share = (lines + panels - 1) / panels;
+	if (share > k) share = k;
 	for (int f = f0; f < f1; f++) {
 		const float *uf = u + (long)f * rows * k;
 		const float *vf = v + f * vstride;
 		float *mf = m + f * mstride;
+		const float *vn = f + 1 < f1 ? vf + vstride : 0;
+		long line = 0;
 		for (int r0 = o0; r0 < o1;) {
 			int mr = o1 - r0 < WG_FMA_PANEL ? o1 - r0 : WG_FMA_PANEL;
 			if (pair && o1 - r0 >= 2 * WG_FMA_PANEL) mr = 2 * WG_FMA_PANEL;
-			wg_fma_panel(mr, uf + (long)r0 * k, k, vf, ldv, mf + r0 * ldv, ldv, n);
+			const int npv = !vn || line >= lines ? 0 : (int)(lines - line < share ? lines - line : share);
+			wg_fma_panel(mr, uf + (long)r0 * k, k, vf, ldv, mf + r0 * ldv, ldv, n, vn ? vn + 16 * line : 0, npv);
+			line += npv;
 			r0 += mr;
 		}
 	}
