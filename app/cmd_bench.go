@@ -57,6 +57,7 @@ type benchVGGReport struct {
 	Precision    string   `json:"precision"`       // "exact" or "reduced" (nn.SetReducedPrecision)
 	Iters        int      `json:"iters"`
 	BLAS         string   `json:"blas"`
+	Products     string   `json:"products"` // the 3x3 convolutions' product kernels (nn.WinogradProducts)
 	Procs        int      `json:"procs"`
 }
 
@@ -134,8 +135,10 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 	default:
 		return usageErrorf("--precision must be exact or reduced, got %q", c.precision)
 	}
-	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s precision, %s sgemm, %d procs\n", c.size, c.precision, tensor.Backend(), runtime.GOMAXPROCS(0))
-	rep := benchVGGReport{Size: c.size, Precision: c.precision, Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0)}
+	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s precision, products on %s, %s sgemm, %d procs\n",
+		c.size, c.precision, nn.WinogradProducts(), tensor.Backend(), runtime.GOMAXPROCS(0))
+	rep := benchVGGReport{Size: c.size, Precision: c.precision, Iters: c.iters, BLAS: tensor.Backend(),
+		Products: nn.WinogradProducts(), Procs: runtime.GOMAXPROCS(0)}
 	// PyTorch, when it runs, builds and warms up its network first and then
 	// times one pass after each of Atelier's, of the same kind.
 	var torch *torchVGG
