@@ -5,8 +5,10 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +129,24 @@ func TestUpscaleCommand(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, stderr)
 		}
 	})
+}
+
+// TestUpscaleSoftMemoryLimit checks that upscale gives the collector its
+// soft memory limit unless GOMEMLIMIT sets one.
+func TestUpscaleSoftMemoryLimit(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT is set: upscale keeps it")
+	}
+	before := debug.SetMemoryLimit(math.MaxInt64)
+	defer debug.SetMemoryLimit(before)
+	dir := t.TempDir()
+	in := writePNG(t, dir, "in.png", image.NewNRGBA(image.Rect(0, 0, 8, 8)))
+	if code, _, stderr := runCLI(t, "upscale", "--method", "bicubic", in, filepath.Join(dir, "out.png")); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := debug.SetMemoryLimit(-1); got != upscaleSoftMemory {
+		t.Errorf("memory limit %d after upscale, want %d", got, upscaleSoftMemory)
+	}
 }
 
 func TestUpscaleUsage(t *testing.T) {
