@@ -458,13 +458,15 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	if p.shared {
 		p.chunkTiles, p.chunks, p.buffers = p.tiles, 1, 1
 	}
-	p.ldv = roundUp(p.chunkTiles+16, 16)
-	if p.tw%16 == 0 && p.chunkTiles%16 == 0 {
-		// Every chunk is whole 16-tile groups: no vector runs past it, and
-		// the transformed inputs and products take a quarter less room for
-		// VGG's conv1_2 chunks (48 tiles), which then spill less from L2.
-		p.ldv = p.chunkTiles
+	// Rows as long as the transforms reach (wgExtent), in whole vectors:
+	// no longer than the chunk where chunks are whole 16-tile groups (16
+	// more took a quarter more room for VGG's conv1_2 chunks of 48 tiles,
+	// which then spilled more from L2).
+	ext := 0
+	for t0 := 0; t0 < p.tiles; t0 += p.chunkTiles {
+		ext = max(ext, wgExtent(wd, t0, min(t0+p.chunkTiles, p.tiles)))
 	}
+	p.ldv = roundUp(ext, 16)
 	if p.amx {
 		p.ldv = roundUp(p.chunkTiles+16, 32)
 		p.group = wgStageGroup(p.cinPad/32, p.planes, p.chunkTiles)
