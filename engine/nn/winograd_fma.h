@@ -19,13 +19,12 @@
 //            as the transforms read and write them (winograd_kernels.h).
 //
 // A micro-kernel keeps an MR x NR block of products in registers (MR rows,
-// NR = 16*NV tiles; 24 accumulators at 8 x 48 or 16 x 16) and adds one
-// column of weights times one row of inputs per step: NV vector loads and
-// MR broadcasts per MR*NV FMAs. Tiles past n are read as zero (masked
+// NR = 16*NV tiles: 24 accumulators at 8 x 48, 16 at 8 x 32 or 16 x 16)
+// and adds one column of weights times one row of inputs per step: NV
+// vector loads and MR broadcasts per MR*NV FMAs. Tiles past n are read as zero (masked
 // loads) and not stored.
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define WG_HAVE_FMA512 1
 #include <immintrin.h>
 
 #define WG_FMA_TARGET __attribute__((target("avx512f,fma")))
@@ -83,9 +82,10 @@ WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const floa
 // the tiles [0, n), in column blocks of at most three vectors, split
 // evenly (64 tiles: two blocks of 32 rather than 48 and 16). The weights
 // of those rows are at a (one panel, or two full panels for mr = 16). The
-// first block prefetches the weights that follow them: the next panel,
-// which a product too large for the caches reads from memory, at a pace
-// the hardware prefetcher does not keep up with.
+// first block prefetches the weights that follow them, the next panel,
+// which a product too large for the caches reads from memory at a pace
+// the hardware prefetcher does not keep up with, and npv lines of the next
+// frequency's inputs from pv.
 WG_FMA_TARGET static void wg_fma_panel(int mr, const float *a, int k, const float *b, long ldb,
                                        float *c, long ldc, int n, const float *pv, int npv) {
 	const int nvec = (n + 15) / 16;

@@ -11,9 +11,10 @@
 // of them. The transformed input V holds frequency f (0..35) of channel c of
 // tile t0+i at v[f*fstride + c*ldv + i], fstride >= rows*ldv with rows >= cin
 // (the AMX products want the channels padded to a multiple of 32, as zero
-// rows); the products M use the same layout with cout rows or more. ldv must
-// be at least t1-t0+16: the last vector of a chunk may write up to 15 lanes
-// past it. Where fstride is a multiple of 4 KiB the 36 frequencies of a
+// rows); the products M use the same layout with cout rows or more. The
+// transforms work on groups of 16 tiles of one tile row, so the last group
+// of a chunk may reach up to 15 lanes past t1: ldv must cover that reach
+// (wgExtent in winograd_transform.go). Where fstride is a multiple of 4 KiB the 36 frequencies of a
 // tile map to the same set of the L1 cache, and on AMD Zen 5 the input
 // transform then took two to three times as long; the float32 paths
 // therefore add a cache line to it (wgSkew in winograd.go).
