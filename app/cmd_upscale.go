@@ -99,16 +99,18 @@ type upscaleCmd struct {
 	stderr io.Writer
 }
 
-// runUpscale implements `atelier upscale`.
 // upscaleSoftMemory is the soft memory limit `atelier upscale` gives the Go
-// runtime unless GOMEMLIMIT sets one: each tile's activations become
-// garbage when the next tile starts, and by default the collector lets the
-// heap grow to twice what is live before it runs. x2 of a 4096x4096 image
-// with esrgan-medium on the AMD machine peaked at 4.80 GiB without it and
-// at 3.61 GiB with it, in the same time. It is a target for the collector,
-// not a cap: a larger job still runs, with more collections.
+// runtime unless GOMEMLIMIT sets one. By default the collector lets the
+// heap grow to twice what was live at its last run, and an upscale holds
+// large buffers (the decoded input, the float32 result, the 8-bit copy
+// being encoded) beside the tiles' activations, so the freed ones pile up:
+// x2 of a 4096x4096 image with esrgan-medium on the AMD machine peaked at
+// 4.80 GiB without the limit and at 3.61 GiB with it, in the same time. It
+// is a target for the collector, not a cap: a larger job still runs, with
+// more collections.
 const upscaleSoftMemory = 3 << 30
 
+// runUpscale implements `atelier upscale`.
 func runUpscale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := &upscaleCmd{tty: isTerminal(stderr), stdout: stdout, stderr: stderr}
 	return c.run(ctx, args)
