@@ -36,20 +36,6 @@ const (
 // tiles (where SetReducedPrecision has an effect).
 func AMX() bool { return wgAMX }
 
-// WinogradProducts names the kernels that compute the per-frequency
-// products of 3x3 convolutions with 16 or more channels on each side:
-// "amx" (Intel AMX tiles), "avx512-fma" (winograd_fma.h) or "sgemm" (the
-// BLAS library).
-func WinogradProducts() string {
-	switch {
-	case wgAMX:
-		return "amx"
-	case wgFMA:
-		return "avx512-fma"
-	}
-	return "sgemm"
-}
-
 // amxConv is one layer's AMX convolution engine: its packed weights and
 // the state of a call. It is safe for one goroutine at a time.
 type amxConv struct {

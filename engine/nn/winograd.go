@@ -384,6 +384,20 @@ func (w *winograd) planes(rows, k int) int {
 	return 3
 }
 
+// WinogradProducts names the kernels that compute the per-frequency
+// products of 3x3 convolutions with 16 or more channels on each side:
+// "amx" (Intel AMX tiles), "avx512-fma" (winograd_fma.h) or "sgemm" (the
+// BLAS library).
+func WinogradProducts() string {
+	switch {
+	case wgAMX:
+		return "amx"
+	case wgFMA:
+		return "avx512-fma"
+	}
+	return "sgemm"
+}
+
 // reducedPrecision is set by SetReducedPrecision.
 var reducedPrecision atomic.Bool
 
