@@ -40,7 +40,8 @@ static int wg_fma_init(void) {
 // products: c[i*ldc + 16j + l] = sum_p a(i, p) b[p*ldb + 16j + l], where
 // a(i, p) is a[(i/8)*8*k + p*pw + i%8] (panels of 8 rows, pw wide: 8, or
 // mr for a single narrower panel). mask[j] selects the tiles of vector j
-// that exist. Unless pf is NULL, step p prefetches the mr floats at
+// that exist. Step p < mr*nv prefetches one destination line for writing.
+// Unless pf is NULL, step p prefetches the mr floats at
 // pf + p*mr (the next weights) into L1 and, for p < npv, the cache line at
 // pv + 16p (a share of the next frequency's inputs) into L2. Inlined with
 // constant mr and nv.
@@ -61,6 +62,11 @@ WG_INLINE void wg_fma_block(const int mr, const int nv, const int pw, const floa
 #pragma GCC unroll 3
 		for (int j = 0; j < nv; j++) x[j] = _mm512_maskz_loadu_ps(mask[j], b + p * ldb + 16 * j);
 		const float *ap = a + (long)p * pw;
+		// The first steps fetch the block's destination lines for writing,
+		// so that its stores at the end do not wait for them (products of
+		// deep layers, whose destinations are out of L2: 0.93-0.97 of the
+		// time, timed alternately).
+		if (p < mr * nv) _mm_prefetch((const char *)(c + (p / nv) * ldc + 16 * (p % nv)), _MM_HINT_ET0);
 		if (pf) {
 			_mm_prefetch((const char *)(pf + (long)p * mr), _MM_HINT_T0);
 			if (p < npv) _mm_prefetch((const char *)(pv + 16L * p), _MM_HINT_T1);

@@ -138,8 +138,8 @@ WG_INLINE const float *wg_row(const float *xc, const float *mc, int h, int w, in
 }
 
 // wg4_group transforms the 16 tiles (ty, tx0 .. tx0+15) of one channel
-// plane xc (masked by mc unless NULL) into out[f], f = 0..35. buf is
-// scratch for rows at the edges.
+// plane xc (masked by mc unless NULL), storing frequency f (0..35) at
+// dst + f*fstride. buf is scratch for rows at the edges.
 #ifdef WG_SHUFFLE
 // wg_masked returns the 16 values at p, zero where m (unless NULL) is not
 // positive.
@@ -188,7 +188,7 @@ WG_INLINE const float *wg_row66(const float *xc, const float *mc, int h, int w, 
 // the vector operations and a sixth of the loads of the one below, all in
 // registers.
 WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty, int tx0,
-                         float (*buf)[80], wg_v16 *out) {
+                         float (*buf)[80], float *dst, long fstride) {
 	const int col0 = 4 * tx0 - 1;
 	const float *rows[6];
 #pragma GCC unroll 6
@@ -226,12 +226,15 @@ WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty,
 		z[4] = __builtin_shuffle(z[0], t[k][4], next);
 		z[5] = __builtin_shuffle(z[1], t[k][4], next + (wg_i16){0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
 		// Row pass: V[k*6+j] = sum_s t[k][s] B[s][j].
-		WG_BT(z[0], z[1], z[2], z[3], z[4], z[5], out + k * 6);
+		wg_v16 o[6];
+		WG_BT(z[0], z[1], z[2], z[3], z[4], z[5], o);
+#pragma GCC unroll 6
+		for (int j = 0; j < 6; j++) wg_store(dst + (k * 6 + j) * fstride, o[j]);
 	}
 }
 #else
 WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty, int tx0,
-                         float (*buf)[80], wg_v16 *out) {
+                         float (*buf)[80], float *dst, long fstride) {
 	const int col0 = 4 * tx0 - 1;
 	const float *rows[6];
 	for (int r = 0; r < 6; r++) rows[r] = wg_row(xc, mc, h, w, 4 * ty + r - 1, col0, buf[r]);
@@ -248,7 +251,9 @@ WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty,
 	}
 	// Row pass: V[k*6+j] = sum_s t[k][s] B[s][j].
 	for (int k = 0; k < 6; k++) {
-		WG_BT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], out + k * 6);
+		wg_v16 o[6];
+		WG_BT(t[k][0], t[k][1], t[k][2], t[k][3], t[k][4], t[k][5], o);
+		for (int j = 0; j < 6; j++) wg_store(dst + (k * 6 + j) * fstride, o[j]);
 	}
 }
 #endif
@@ -265,6 +270,23 @@ WG_INLINE void wg4_group(const float *xc, const float *mc, int h, int w, int ty,
 		t_ += (tw) - tx0 < 16 ? (tw) - tx0 : 16;                           \
 	}
 
+// wg_prefetch_rows prefetches the six input rows of the 16-tile group
+// (ty, tx0) of plane xc into the caches: the input transform does this for
+// the next channel while it transforms the present one, since each channel
+// plane is read in short pieces that the hardware prefetchers, which stop
+// at page boundaries, do not foresee.
+WG_INLINE void wg_prefetch_rows(const float *xc, int h, int w, int ty, int tx0) {
+	int lo = 4 * tx0 - 1, hi = 4 * tx0 + 64;
+	if (lo < 0) lo = 0;
+	if (hi > w - 1) hi = w - 1;
+	for (int r = 0; r < 6; r++) {
+		const int row = 4 * ty + r - 1;
+		if (row < 0 || row >= h) continue;
+		const float *p = xc + (long)row * w;
+		for (int col = lo; col < hi + 16; col += 16) __builtin_prefetch(p + (col < hi ? col : hi), 0, 3);
+	}
+}
+
 // wg4_input transforms channels [c0, c1) of x (masked by mask, if not
 // NULL) for the tiles [t0, t1) into v, frequencies fstride floats apart.
 // Channels at or past cin up to c1 (padding) are zero.
@@ -272,7 +294,6 @@ WG_CLONES static void wg4_input(const float *x, const float *mask, int c0, int c
                                 int w, long t0, long t1, float *v, long fstride, long ldv) {
 	const int tw = (w + 3) / 4;
 	float buf[6][80] __attribute__((aligned(64)));
-	wg_v16 out[36];
 	for (int c = c0; c < c1; c++) {
 		float *vc = v + (long)c * ldv;
 		if (c >= cin) {
@@ -281,9 +302,17 @@ WG_CLONES static void wg4_input(const float *x, const float *mask, int c0, int c
 		}
 		const float *xc = x + (long)c * h * w;
 		const float *mc = mask ? mask + (long)c * h * w : 0;
+		const long plane = (long)h * w;
+		const int next = c + 1 < c1 && c + 1 < cin;
 		WG_GROUPS(tw, t0, t1, {
-			wg4_group(xc, mc, h, w, ty, tx0, buf, out);
-			for (int f = 0; f < 36; f++) wg_store(vc + i + f * fstride, out[f]);
+			if (next) {
+				wg_prefetch_rows(xc + plane, h, w, ty, tx0);
+				if (mc) wg_prefetch_rows(mc + plane, h, w, ty, tx0);
+			}
+			// The next group's 36 destination lines, for writing.
+			if (i + 16 < ldv)
+				for (int f = 0; f < 36; f++) __builtin_prefetch(vc + i + 16 + f * fstride, 1, 3);
+			wg4_group(xc, mc, h, w, ty, tx0, buf, vc + i, fstride);
 		})
 	}
 }
