@@ -28,6 +28,15 @@ WG_INLINE void d3_fill(const float *x, const float *mask, int cin, int h, int w,
 			continue;
 		}
 		const float *src = x + ((long)c * h + r) * w;
+		if (r + 1 < h) {
+			// The next row of this channel, which the next call copies:
+			// the planes lie far apart, in pieces the hardware prefetchers
+			// do not foresee.
+			for (int i = 0; i < w; i += 16) {
+				__builtin_prefetch(src + w + i, 0, 3);
+				if (mask) __builtin_prefetch(mask + ((long)c * h + r + 1) * w + i, 0, 3);
+			}
+		}
 		d[0] = 0;
 		if (mask) {
 			const float *m = mask + ((long)c * h + r) * w;
