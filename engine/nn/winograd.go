@@ -51,7 +51,17 @@ const (
 	// products spill only partly from L2 (256 was measurably slower on
 	// VGG's 128- and 256-channel layers); wgMaxChunk caps every chunk.
 	wgSpillTiles = 128
-	wgMaxChunk   = 512
+	// wgSpillTilesFMA is wgSpillTiles for the FMA products: on AMD Zen 5
+	// chunks of 32 tiles, each transformed, multiplied and inverse-
+	// transformed by one core, beat both 128 and the shared chunk that
+	// 128 gave VGG's conv3 layers at 256 px, though every chunk reads the
+	// transformed weights again (timed alternately: conv3 layers 0.76-0.87
+	// of their time, conv2_2 0.88-0.97; 48 tiles were in between). The
+	// likely cause, not verified: a shared chunk's transformed inputs are
+	// written by both cores and read by either, and reading lines another
+	// core has just written costs more than reading weights from L3.
+	wgSpillTilesFMA = 32
+	wgMaxChunk      = 512
 	// wgSamples weight values are compared to detect changed weights.
 	wgSamples = 61
 	// wgShareChannels channels are one piece of the transforms when the
@@ -412,16 +422,17 @@ func SetReducedPrecision(on bool) { reducedPrecision.Store(on) }
 // plan splits a convolution of an h x wd image from cin to cout channels.
 // A chunk of tiles is sized so that its transformed inputs and products
 // stay in the core's L2 cache (wgCacheBytes), but on AMX holds at least 64
-// tiles; where even 32 tiles do not fit (deep layers), chunks are as large as wgSpillTiles, since then the
-// transformed weights, read once per chunk, are the larger traffic, unless
-// those weights are small (few output channels on AMX). When
+// tiles; where even 32 tiles do not fit (deep layers), chunks are as large
+// as wgSpillTiles on AMX, since then the transformed weights, read once per
+// chunk, are the larger traffic, unless those weights are small (few output
+// channels), and wgSpillTilesFMA tiles on the FMA products. When
 // there are too few tiles for every worker to get two chunks, the image is
 // one chunk whose work the workers share piece by piece (runWorker): with
 // one chunk each, a worker on a core that runs slower at the moment holds
 // the other up (VGG's conv3 layers at 256 px and conv4 at 512, timed
 // alternately in one process: 0.6-0.9 of the time of two chunks at the
 // best, about the same at the median; with eight chunks one shared chunk
-// was slower).
+// was slower; those timings are from AMX on Intel).
 func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	p := wgPlan{planes: planes, cinPad: cin, coutPad: cout}
 	p.amx = p.planes > 0
@@ -437,6 +448,9 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	minChunk := 32
 	if ct < 32 {
 		ct = wgSpillTiles
+		if p.fma {
+			ct = wgSpillTilesFMA
+		}
 		// With few output channels (the 32-channel growth layers of dense
 		// blocks) the transformed weights are small next to the inputs
 		// that large chunks spill from L2: chunks of 32 tiles, whose inputs
