@@ -27,19 +27,19 @@ WG_INLINE void d3_fill(const float *x, const float *mask, int cin, int h, int w,
 			memset(d, 0, sizeof(float) * sw);
 			continue;
 		}
-		const float *src = x + ((long)c * h + r) * w;
+		const long row = ((long)c * h + r) * w;
+		const float *src = x + row, *m = mask ? mask + row : 0;
 		if (r + 1 < h) {
 			// The next row of this channel, which the next call copies:
 			// the planes lie far apart, in pieces the hardware prefetchers
 			// do not foresee.
 			for (int i = 0; i < w; i += 16) {
 				__builtin_prefetch(src + w + i, 0, 3);
-				if (mask) __builtin_prefetch(mask + ((long)c * h + r + 1) * w + i, 0, 3);
+				if (m) __builtin_prefetch(m + w + i, 0, 3);
 			}
 		}
 		d[0] = 0;
-		if (mask) {
-			const float *m = mask + ((long)c * h + r) * w;
+		if (m) {
 			for (int i = 0; i < w; i++) d[1 + i] = m[i] > 0 ? src[i] : 0.0f;
 		} else {
 			memcpy(d + 1, src, sizeof(float) * w);
