@@ -290,9 +290,13 @@ func (g *Graph) concatLeaves(i int, dst []int) []int {
 	return dst
 }
 
-// fuseConcats lets convolutions read concatenated tensors directly.
+// fuseConcats lets convolutions read concatenated tensors directly. Where
+// the concatenation must still be built (paths other than AMX), the fused
+// convolutions build it in one buffer that they share, since a graph runs
+// its layers one at a time.
 func (g *Graph) fuseConcats() (int, error) {
 	done := 0
+	shared := &nn.Scratch{}
 	for i, n := range g.nodes {
 		if n.cause != nil || n.layer == nil {
 			continue
@@ -309,7 +313,9 @@ func (g *Graph) fuseConcats() (int, error) {
 			continue
 		}
 		leaves := g.concatLeaves(src, nil)
-		g.replace(i, nil, &fusedConv{nn.NewFusedConv2D(conv, len(leaves), false, relu)}, leaves)
+		f := nn.NewFusedConv2D(conv, len(leaves), false, relu)
+		f.Scratch = shared
+		g.replace(i, nil, &fusedConv{f}, leaves)
 		done++
 	}
 	return done, nil

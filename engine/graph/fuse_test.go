@@ -102,6 +102,16 @@ func TestFuseMatchesUnfused(t *testing.T) {
 				if n != 5 {
 					t.Errorf("Fuse made %d rewrites, want 5", n)
 				}
+				// r2 and lff build their concatenations in one buffer.
+				var scratches []*nn.Scratch
+				for _, nd := range g.nodes {
+					if fc, ok := nd.multi.(*fusedConv); ok && nd.cause == nil && fc.f.Parts > 1 {
+						scratches = append(scratches, fc.f.Scratch)
+					}
+				}
+				if len(scratches) != 2 || scratches[0] == nil || scratches[0] != scratches[1] {
+					t.Errorf("the convolutions of concatenations have scratch buffers %v, want one shared", scratches)
+				}
 				g.SetReducedPrecision(reduced)
 				for range 2 { // the second Forward runs planned
 					got, err := g.Forward(x, []string{"out"})

@@ -6,6 +6,15 @@ import (
 	"atelier/engine/tensor"
 )
 
+// Scratch is storage that several forward-only layers of one graph use in
+// turn, one at a time: the FusedConv2D layers of a graph share one for the
+// concatenations they build (on the paths other than AMX), so the graph
+// holds the largest of them once instead of each layer its own. Layers
+// that share a Scratch must never run at the same time.
+type Scratch struct {
+	t *tensor.Tensor
+}
+
 // FusedConv2D is a forward-only convolution whose input may arrive in
 // parts (the channels of several tensors one after the other: a
 // concatenation that is never built), optionally followed by the sum with
@@ -19,6 +28,9 @@ type FusedConv2D struct {
 	Parts    int  // inputs that are the convolution's input, concatenated
 	Residual bool // one more input, added to the convolution's output
 	ReLU     bool // clamp the result at zero
+	// Scratch, when set, holds the concatenation of the parts (nil: the
+	// layer keeps its own).
+	Scratch *Scratch
 
 	cat   Concat
 	add   Add
@@ -55,11 +67,18 @@ func (f *FusedConv2D) Forward(xs ...*tensor.Tensor) *tensor.Tensor {
 	}
 	x := xs[0]
 	if f.Parts > 1 {
+		if f.Scratch != nil {
+			f.cat.y = f.Scratch.t
+		}
 		x = f.cat.Forward(xs[:f.Parts]...)
+		if f.Scratch != nil {
+			f.Scratch.t, f.cat.y = x, nil
+		}
 	}
 	c := f.Conv
 	c.y = f.y
 	y := c.Forward(x)
+	c.x = nil // no backward pass: let the input (perhaps the scratch) go
 	if f.Residual {
 		f.add.y = y // in place: y is this layer's own buffer
 		y = f.add.Forward(y, xs[f.Parts])

@@ -234,9 +234,11 @@ func autoTile(floatsPerPixel int) int {
 // layers' outputs need at once: the graph runs in inference mode, where an
 // output's buffer is reused once its last consumer has run, so this is the
 // largest sum of the outputs alive at one time, with a quarter added for
-// gaps in the graph's arena layout.
+// gaps in the graph's arena layout, plus the largest concatenation that a
+// fused convolution builds in its shared buffer.
 type modelShape struct {
 	margin, scale, floatsPerPixel int
+	scratchPerPixel               int // the shared buffer's part of floatsPerPixel
 }
 
 // analyse walks the topology in order. The receptive-field radius is the
@@ -351,8 +353,17 @@ func analyse(t *model.Topology) (modelShape, error) {
 			live -= size(l.Name, cur) // a dead end
 		}
 	}
+	// The fused convolutions build the unbuilt concatenations, one at a
+	// time, in one buffer that they share (except on AMX): the largest.
+	scratch := 0
+	for _, l := range t.Layers {
+		if unbuilt[l.Name] && l.ClassName == "Concatenate" {
+			i := at[l.Name]
+			scratch = max(scratch, i.chs*i.up*i.up)
+		}
+	}
 	out := at[outName]
-	return modelShape{margin: int(math.Ceil(out.rf - 1e-9)), scale: out.up, floatsPerPixel: peak + peak/4}, nil
+	return modelShape{margin: int(math.Ceil(out.rf - 1e-9)), scale: out.up, floatsPerPixel: peak + peak/4 + scratch, scratchPerPixel: scratch}, nil
 }
 
 // Name returns the method's name.
