@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -161,9 +160,7 @@ func runStylize(ctx context.Context, args []string, stdout, stderr io.Writer) er
 const stylizeMemoryLimit = 3 << 30
 
 func (c *stylizeCmd) run(ctx context.Context, args []string) error {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(stylizeMemoryLimit))
-	}
+	defer softMemoryLimit(stylizeMemoryLimit)()
 	var f stylizeFlags
 	fs := newStylizeFlagSet(&f)
 	if err := fs.Parse(args); err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -156,9 +155,7 @@ func (c *upscaleCmd) run(ctx context.Context, args []string) error {
 		}
 	}
 
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(upscaleSoftMemory)
-	}
+	defer softMemoryLimit(upscaleSoftMemory)()
 	img, err := imageio.Load(in, imageio.Options{MinSide: -1})
 	if err != nil {
 		return err
