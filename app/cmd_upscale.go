@@ -104,9 +104,10 @@ type upscaleCmd struct {
 // large buffers (the decoded input, the float32 result, the 8-bit copy
 // being encoded) beside the tiles' activations, so the freed ones pile up:
 // x2 of a 4096x4096 image with esrgan-medium on the AMD machine peaked at
-// 4.80 GiB without the limit and at 3.61 GiB with it, in the same time. It
-// is a target for the collector, not a cap: a larger job still runs, with
-// more collections.
+// 4.80 GiB without the limit and at 3.61 GiB with it, in the same time
+// (2.20 GiB once the fused convolutions shared one concatenation buffer).
+// It is a target for the collector, not a cap: a larger job still runs,
+// with more collections.
 const upscaleSoftMemory = 3 << 30
 
 // runUpscale implements `atelier upscale`.
