@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -170,7 +169,7 @@ type amxTask struct {
 	toff            []int64
 	next            atomic.Int64
 	ws              []*wgWorkspace
-	wg              sync.WaitGroup
+	wg              parallelDone
 }
 
 func (t *amxTask) runWorker(id int) {

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 )
 
 // This file holds direct 3x3, stride-1, pad-1 convolutions for the
@@ -46,7 +45,7 @@ type d3Task struct {
 	relu                 bool
 	scratch              [][]float32
 	workers              int
-	wg                   sync.WaitGroup
+	wg                   parallelDone
 }
 
 func (t *d3Task) runWorker(id int) {

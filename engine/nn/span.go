@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
 )
 
 // minSpan is the smallest share of an elementwise pass worth a goroutine
@@ -24,7 +23,7 @@ func (t *spanTask) runWorker(id int) {
 // functions made once, so that a pass allocates nothing.
 type spanRunner struct {
 	task spanTask
-	wg   sync.WaitGroup
+	wg   parallelDone
 }
 
 // run calls f over [0, n) split into up to GOMAXPROCS shares of at least

@@ -211,7 +211,7 @@ type wgWeightTask struct {
 	packed             bool     // u in the FMA kernels' panels
 	cout, cin, workers int
 	flip               bool
-	wg                 sync.WaitGroup
+	wg                 parallelDone
 }
 
 // wgFMAPanel is the height of the FMA kernels' weight panels
@@ -546,7 +546,7 @@ type wgTask struct {
 	next          atomic.Int64
 	ws            []*wgWorkspace
 	phase         int // shared-chunk mode: 1 input transform, 2 products, 3 output transform
-	wg            sync.WaitGroup
+	wg            parallelDone
 }
 
 // wgWorkspace is one worker's transformed inputs and products, and the

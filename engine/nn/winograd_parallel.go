@@ -1,6 +1,11 @@
 package nn
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // parallelTask is work split over several workers; runWorker(id) does the
 // share of worker id.
@@ -8,10 +13,17 @@ type parallelTask interface {
 	runWorker(id int)
 }
 
+// parallelDone tracks the helpers' shares of one parallelRun call.
+type parallelDone struct {
+	wg   sync.WaitGroup
+	left atomic.Int32 // shares not finished yet
+}
+
+// parallelItem is one share handed to a helper.
 type parallelItem struct {
 	task parallelTask
 	id   int
-	wg   *sync.WaitGroup
+	done *parallelDone
 }
 
 // A process-wide set of helper goroutines, started on first use and grown to
@@ -23,10 +35,22 @@ var helpers struct {
 	ch chan parallelItem
 }
 
+// parallelSpin is how long a helper that finished its share, and a caller
+// that finished its own, keep polling for the next share or for the
+// helpers' end before they block. A network's layers call parallelRun
+// back to back, several times per layer; blocking at once put the threads
+// to sleep between the calls, and on the 2-vCPU virtual machine a helper
+// then started its share 80 microseconds after it was handed over, on
+// average (4 ms of a 124 ms VGG pass at 256 px), and the caller waited
+// 6.5 ms per pass for the helpers to end. With 200 microseconds of
+// polling, `bench vgg --size 256`, ten alternating runs: median 119.8 ms
+// against 124.3; with 1 ms it was no better.
+const parallelSpin = 200 * time.Microsecond
+
 // parallelRun runs t.runWorker(0..n-1) concurrently and returns when all
-// are done. wg must be unused by anything else during the call. Tasks must
+// are done. d must be unused by anything else during the call. Tasks must
 // not call parallelRun themselves.
-func parallelRun(t parallelTask, wg *sync.WaitGroup, n int) {
+func parallelRun(t parallelTask, d *parallelDone, n int) {
 	if n <= 1 {
 		t.runWorker(0)
 		return
@@ -41,17 +65,54 @@ func parallelRun(t parallelTask, wg *sync.WaitGroup, n int) {
 	}
 	ch := helpers.ch
 	helpers.Unlock()
-	wg.Add(n - 1)
+	d.wg.Add(n - 1)
+	d.left.Store(int32(n - 1))
 	for id := 1; id < n; id++ {
-		ch <- parallelItem{task: t, id: id, wg: wg}
+		ch <- parallelItem{task: t, id: id, done: d}
 	}
 	t.runWorker(0)
-	wg.Wait()
+	var start time.Time
+	for i := 1; d.left.Load() != 0; i++ {
+		if i&255 == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > parallelSpin {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	d.wg.Wait()
 }
 
+// helperLoop runs the shares handed to one helper, polling for the next
+// for up to parallelSpin before it blocks.
 func helperLoop(ch chan parallelItem) {
-	for it := range ch {
+	for {
+		var it parallelItem
+		got := false
+		var start time.Time
+		for i := 1; !got; i++ {
+			select {
+			case it = <-ch:
+				got = true
+				continue
+			default:
+			}
+			if i&255 == 0 {
+				if start.IsZero() {
+					start = time.Now()
+				} else if time.Since(start) > parallelSpin {
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+		if !got {
+			it = <-ch
+		}
 		it.task.runWorker(it.id)
-		it.wg.Done()
+		it.done.left.Add(-1)
+		it.done.wg.Done()
 	}
 }
