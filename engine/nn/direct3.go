@@ -2,6 +2,7 @@ package nn
 
 import (
 	"runtime"
+	"sync/atomic"
 )
 
 // This file holds direct 3x3, stride-1, pad-1 convolutions for the
@@ -38,19 +39,27 @@ type direct3 struct {
 	task    d3Task
 }
 
-// d3Task is one call's work, split by output rows over the workers.
+// d3Task is one call's work, handed out to the workers in blocks of
+// output rows from a counter, so that a worker that starts late or runs
+// slower takes fewer of them (an even split in halves left conv1_1's
+// caller waiting 0.2-0.4 ms per call at 256 px).
 type d3Task struct {
 	x, mask, wr, bias, y []float32
 	cin, cout, h, w      int
 	relu                 bool
 	scratch              [][]float32
-	workers              int
+	workers, block       int
+	next                 atomic.Int64
 	wg                   parallelDone
 }
 
 func (t *d3Task) runWorker(id int) {
-	y0, y1 := splitRange(t.h, t.workers, id)
-	if y1 > y0 {
+	for {
+		y0 := int(t.next.Add(int64(t.block))) - t.block
+		if y0 >= t.h {
+			return
+		}
+		y1 := min(y0+t.block, t.h)
 		d3Rows(t.x, t.mask, t.cin, t.h, t.w, t.wr, t.bias, t.cout, t.relu, t.y, y0, y1, t.scratch[id], t.w+d3ScratchPad)
 	}
 }
@@ -91,6 +100,8 @@ func (d *direct3) run(weight []float32, flip bool, cin, cout int, x, mask, y []f
 	t.x, t.mask, t.wr, t.bias, t.y = x, mask, d.wr, bias, y
 	t.cin, t.cout, t.h, t.w, t.relu = cin, cout, h, wd, relu
 	t.scratch, t.workers = d.scratch, workers
+	t.block = max(4, h/(4*workers))
+	t.next.Store(0)
 	parallelRun(t, &t.wg, workers)
 	t.x, t.mask, t.bias, t.y = nil, nil, nil, nil
 }

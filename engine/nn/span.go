@@ -2,20 +2,30 @@ package nn
 
 import (
 	"runtime"
+	"sync/atomic"
 )
 
 // minSpan is the smallest share of an elementwise pass worth a goroutine
 // of its own: below it, handing work over costs more than it saves.
 const minSpan = 1 << 15
 
-// spanTask splits [0, n) into one contiguous share per worker.
+// spanTask hands out [0, n) to the workers in pieces of piece units from
+// a counter, so that a worker that starts late or runs slower takes fewer
+// of them.
 type spanTask struct {
-	n, workers int
-	f          func(lo, hi int)
+	n, piece int
+	next     atomic.Int64
+	f        func(lo, hi int)
 }
 
-func (t *spanTask) runWorker(id int) {
-	t.f(t.n*id/t.workers, t.n*(id+1)/t.workers)
+func (t *spanTask) runWorker(int) {
+	for {
+		lo := int(t.next.Add(int64(t.piece))) - t.piece
+		if lo >= t.n {
+			return
+		}
+		t.f(lo, min(lo+t.piece, t.n))
+	}
 }
 
 // spanRunner runs a function over the shares of a range on the process's
@@ -26,16 +36,18 @@ type spanRunner struct {
 	wg   parallelDone
 }
 
-// run calls f over [0, n) split into up to GOMAXPROCS shares of at least
-// grain units (f on the whole range when that makes one share) and
-// returns when every share is done.
+// run calls f over [0, n), on up to GOMAXPROCS workers, in pieces of at
+// least grain units, about four per worker (f on the whole range when that
+// leaves one worker), and returns when every piece is done.
 func (s *spanRunner) run(n, grain int, f func(lo, hi int)) {
 	w := min(max(1, runtime.GOMAXPROCS(0)), n/max(grain, 1))
 	if w <= 1 {
 		f(0, n)
 		return
 	}
-	s.task = spanTask{n: n, workers: w, f: f}
+	s.task.n, s.task.f = n, f
+	s.task.piece = max(grain, (n+4*w-1)/(4*w))
+	s.task.next.Store(0)
 	parallelRun(&s.task, &s.wg, w)
 	s.task.f = nil
 }
