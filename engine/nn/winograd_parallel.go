@@ -71,18 +71,31 @@ func parallelRun(t parallelTask, d *parallelDone, n int) {
 		ch <- parallelItem{task: t, id: id, done: d}
 	}
 	t.runWorker(0)
-	var start time.Time
-	for i := 1; d.left.Load() != 0; i++ {
-		if i&255 == 0 {
-			if start.IsZero() {
-				start = time.Now()
-			} else if time.Since(start) > parallelSpin {
-				break
-			}
-			runtime.Gosched()
-		}
+	for p := (poller{}); d.left.Load() != 0 && p.more(); {
 	}
 	d.wg.Wait()
+}
+
+// poller paces a polling loop: more, called once per round, yields to
+// other goroutines every 256 rounds and turns false once parallelSpin has
+// passed since the first of those.
+type poller struct {
+	rounds int
+	start  time.Time
+}
+
+func (p *poller) more() bool {
+	p.rounds++
+	if p.rounds&255 != 0 {
+		return true
+	}
+	if p.start.IsZero() {
+		p.start = time.Now()
+	} else if time.Since(p.start) > parallelSpin {
+		return false
+	}
+	runtime.Gosched()
+	return true
 }
 
 // helperLoop runs the shares handed to one helper, polling for the next
@@ -91,21 +104,11 @@ func helperLoop(ch chan parallelItem) {
 	for {
 		var it parallelItem
 		got := false
-		var start time.Time
-		for i := 1; !got; i++ {
+		for p := (poller{}); !got && p.more(); {
 			select {
 			case it = <-ch:
 				got = true
-				continue
 			default:
-			}
-			if i&255 == 0 {
-				if start.IsZero() {
-					start = time.Now()
-				} else if time.Since(start) > parallelSpin {
-					break
-				}
-				runtime.Gosched()
 			}
 		}
 		if !got {
