@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -19,11 +20,13 @@ type fakeStudio struct {
 	calls int
 	opts  ui.Options
 	err   error
+	limit int64 // the Go heap's soft memory limit while the window was open
 }
 
 func (f *fakeStudio) run(_ context.Context, o ui.Options) error {
 	f.calls++
 	f.opts = o
+	f.limit = debug.SetMemoryLimit(-1)
 	return f.err
 }
 
