@@ -74,6 +74,7 @@ func helpOrUsage(fs *flag.FlagSet, err error, help string, stdout io.Writer) (he
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer spareProcessor()()
 	return cli{stdout: os.Stdout, stderr: os.Stderr, studio: openStudio}.run(ctx, args)
 }
 

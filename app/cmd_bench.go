@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -136,9 +135,9 @@ func (c benchVGGConfig) run(ctx context.Context, stdout, stderr io.Writer) error
 		return usageErrorf("--precision must be exact or reduced, got %q", c.precision)
 	}
 	fmt.Fprintf(stderr, "atelier: VGG19 to relu5_1 at %d px, %s precision, products on %s, %s sgemm, %d procs\n",
-		c.size, c.precision, nn.WinogradProducts(), tensor.Backend(), runtime.GOMAXPROCS(0))
+		c.size, c.precision, nn.WinogradProducts(), tensor.Backend(), nn.Workers())
 	rep := benchVGGReport{Size: c.size, Precision: c.precision, Iters: c.iters, BLAS: tensor.Backend(),
-		Products: nn.WinogradProducts(), Procs: runtime.GOMAXPROCS(0)}
+		Products: nn.WinogradProducts(), Procs: nn.Workers()}
 	// PyTorch, when it runs, builds and warms up its network first and then
 	// times one pass after each of Atelier's, of the same kind.
 	var torch *torchVGG

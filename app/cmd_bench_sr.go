@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -245,7 +244,7 @@ func (c benchSRConfig) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 
 	rep := benchSRReport{Size: c.size, Scale: c.scale, Models: map[string]*benchSRModel{},
-		Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0), Precision: "exact"}
+		Iters: c.iters, BLAS: tensor.Backend(), Procs: nn.Workers(), Precision: "exact"}
 	if nn.AMX() {
 		rep.Precision = "reduced"
 	}

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"atelier/engine/features"
 	"atelier/engine/imageio"
 	"atelier/engine/model"
+	"atelier/engine/nn"
 	"atelier/engine/style"
 	"atelier/engine/tensor"
 )
@@ -235,7 +235,7 @@ func (c benchStyleConfig) run(ctx context.Context, stdout, stderr io.Writer) err
 		Content: content, Styles: []*tensor.Tensor{styleImg}, Size: c.size, Scales: 1,
 		Settings: &settings, History: history, Normalise: style.NormNone,
 	}
-	rep := benchStyleReport{Size: c.size, Width: w, Height: h, Iters: c.iters, BLAS: tensor.Backend(), Procs: runtime.GOMAXPROCS(0), RSSSize: c.rssSize}
+	rep := benchStyleReport{Size: c.size, Width: w, Height: h, Iters: c.iters, BLAS: tensor.Backend(), Procs: nn.Workers(), RSSSize: c.rssSize}
 	fmt.Fprintf(stderr, "atelier: style transfer %dx%d, partial VGG19, %s sgemm, %d procs\n", w, h, rep.BLAS, rep.Procs)
 
 	l0, g0, err := style.Evaluate(ctx, net, req, content)
@@ -427,7 +427,7 @@ func (c benchStyleConfig) runTorch(ctx context.Context, net features.Extractor, 
 		Width: content.Shape[3], Height: content.Shape[2], StyleWidth: styleImg.Shape[3], StyleHeight: styleImg.Shape[2],
 		StyleTaps: net.DefaultStyleTaps(), ContentTap: net.DefaultContentTap(),
 		ContentWeight: req.Settings.ContentWeight, StyleWeight: req.Settings.EffectiveStyleWeight(), TVWeight: req.Settings.TVWeight,
-		History: req.History, FirstStepPixels: style.FirstStepPixels, Threads: runtime.GOMAXPROCS(0),
+		History: req.History, FirstStepPixels: style.FirstStepPixels, Threads: nn.Workers(),
 	}
 	for range spec.StyleTaps {
 		spec.StyleTapWeights = append(spec.StyleTapWeights, 1)

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"runtime"
 	"sync/atomic"
 )
 
@@ -13,7 +12,7 @@ import (
 // (conv_amx.h), and the tile products read each tap's operand at a fixed
 // offset, accumulating all taps and channels in the AMX tiles. Neither an
 // im2col matrix nor a single BLAS thread limits the layer; chunks are
-// shared by GOMAXPROCS workers. Operands are split in three bfloat16 parts
+// shared by Workers() workers. Operands are split in three bfloat16 parts
 // (float32 accuracy) or two with reduced precision, as for Winograd.
 //
 // The input may come in parts, the channels of several tensors one after
@@ -138,7 +137,7 @@ func (e *amxConv) forward(weight, bias []float32, parts []amxPart, g amxGeom, r 
 	t.mb = roundUp(e.cout, 32) / 16
 	perCol := 4 * (e.planes*t.kp + 16*t.mb)
 	rows := max(1, amxChunkBytes/perCol/t.wp)
-	workers := max(1, runtime.GOMAXPROCS(0))
+	workers := Workers()
 	chunks := (g.oh + rows - 1) / rows
 	if chunks > 1 {
 		chunks = roundUp(chunks, workers)

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"runtime"
 	"sync/atomic"
 )
 
@@ -89,7 +88,7 @@ func (d *direct3) run(weight []float32, flip bool, cin, cout int, x, mask, y []f
 			}
 		}
 	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), h))
+	workers := max(1, min(Workers(), h))
 	for len(d.scratch) < workers {
 		d.scratch = append(d.scratch, nil)
 	}

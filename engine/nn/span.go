@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"runtime"
 	"sync/atomic"
 )
 
@@ -36,11 +35,11 @@ type spanRunner struct {
 	wg   parallelDone
 }
 
-// run calls f over [0, n), on up to GOMAXPROCS workers, in pieces of at
+// run calls f over [0, n), on up to Workers() workers, in pieces of at
 // least grain units, about four per worker (f on the whole range when that
 // leaves one worker), and returns when every piece is done.
 func (s *spanRunner) run(n, grain int, f func(lo, hi int)) {
-	w := min(max(1, runtime.GOMAXPROCS(0)), n/max(grain, 1))
+	w := min(Workers(), n/max(grain, 1))
 	if w <= 1 {
 		f(0, n)
 		return

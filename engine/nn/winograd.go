@@ -2,7 +2,6 @@ package nn
 
 import (
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -88,7 +87,7 @@ var wgUseGo = false
 
 // winograd computes 3x3, stride-1, pad-1 convolutions of one image at a time
 // and their input gradients. It is safe for one goroutine at a time; the
-// work inside a call is spread over GOMAXPROCS workers.
+// work inside a call is spread over Workers() workers.
 type winograd struct {
 	cin, cout int
 	amx       bool // products on AMX tiles instead of sgemm
@@ -191,7 +190,7 @@ func (ww *wgWeights) prepare(weight []float32, cout, cin int, flip bool, planes 
 	ww.planes, ww.packed = planes, packed
 	t.packed = packed
 	t.u, t.ub, t.planes, t.weight, t.cout, t.cin, t.flip = ww.u, ww.ub, planes, weight, cout, cin, flip
-	t.workers = max(1, runtime.GOMAXPROCS(0))
+	t.workers = Workers()
 	parallelRun(t, &t.wg, t.workers)
 	t.u, t.ub, t.weight = nil, nil, nil
 	ww.ok, ww.src, ww.n = true, &weight[0], n
@@ -443,7 +442,7 @@ func (w *winograd) plan(cin, cout, h, wd, planes int) wgPlan {
 	perTile := wgFreqs * 4 * (p.cinPad + p.coutPad) // bytes of V and M per tile
 	p.tw = (wd + wgTile - 1) / wgTile
 	p.tiles = p.tw * ((h + wgTile - 1) / wgTile)
-	p.workers = max(1, runtime.GOMAXPROCS(0))
+	p.workers = Workers()
 	ct := wgCacheBytes / perTile
 	minChunk := 32
 	if ct < 32 {
