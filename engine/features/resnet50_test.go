@@ -195,8 +195,10 @@ func TestResNet50Softmax(t *testing.T) {
 }
 
 // TestResNet50Gradient checks the input gradient on a landscape image,
-// at the corners and along the right and bottom edges, where TF "same"
-// padding of the stride-2 layers pads on one side only.
+// at the corners and along the right and bottom edges, which the network
+// treats unlike the left and top: its 1x1 stride-2 convolutions read every
+// other position from the first, and so skip the last row and column of
+// an even-sized map.
 func TestResNet50Gradient(t *testing.T) {
 	r := sharedRawResNet(t)
 	w, h := 24, 16
