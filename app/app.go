@@ -154,11 +154,10 @@ func (c cli) runStudio(ctx context.Context, args []string) error {
 
 // studioMemoryLimit is the Go heap's soft limit while the studio window is
 // open, unless GOMEMLIMIT says otherwise: the window runs the same jobs as
-// `atelier stylize` and `atelier upscale`, and holds them to the same
-// limit (stylizeMemoryLimit, upscaleSoftMemory), so that the buffers of
-// finished tiles, scales and previews are collected before the heap
-// doubles.
-const studioMemoryLimit = 3 << 30
+// `atelier stylize` and `atelier upscale`, and holds them to the larger of
+// those commands' limits, so that the buffers of finished tiles, scales
+// and previews are collected before the heap doubles.
+const studioMemoryLimit = max(stylizeMemoryLimit, upscaleSoftMemory)
 
 // finish turns a command's error into an exit status, printing it as one
 // line.
